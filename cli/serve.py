@@ -1,0 +1,18 @@
+"""``tdkt serve``: the web UI, the API and the in-process scheduler."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--demo", is_flag=True, help="Load the demo organisation and processes first.")
+def command(host: str, port: int, demo: bool) -> None:
+    """Serve the web UI and API."""
+    from api import create_app
+
+    app = create_app()
+    click.echo(f"TĐKT Flow on http://{host}:{port}/ (database: {app.config['DATABASE_URL']})")
+    app.run(host=host, port=port, use_reloader=False)

@@ -1,0 +1,1 @@
+"""The pure core: definitions, runtime, expressions, assignment rules. SpiffWorkflow and stdlib only."""

@@ -1,0 +1,1 @@
+"""Persistence: typed SQLAlchemy models, database set-up and migrations."""

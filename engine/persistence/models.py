@@ -1,0 +1,255 @@
+"""Typed SQLAlchemy 2 models: organisation, definitions, instances, human tasks, timers, audit events.
+
+The Spiff task tree is the source of truth for an instance; ``HumanTask`` rows are its index for the inbox.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes stored as UTC on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        from datetime import UTC
+
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        from datetime import UTC
+
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UTCDateTime}
+
+
+# --- organisation -----------------------------------------------------------------------------------
+
+
+class OrgUnit(Base):
+    __tablename__ = "org_unit"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # a stable code, e.g. "SNV"
+    name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(32), default="unit")  # province, department, district, ...
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("org_unit.id"), index=True)
+
+
+class User(Base):
+    __tablename__ = "app_user"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the login name
+    full_name: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    # Global capabilities that no unit scopes: "admin", "designer", "auditor".
+    capabilities: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class Role(Base):
+    __tablename__ = "role"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # e.g. "unit_officer"
+    name: Mapped[str] = mapped_column(String(255))
+
+
+class Membership(Base):
+    """A user holds a role in a unit."""
+
+    __tablename__ = "membership"
+    __table_args__ = (
+        UniqueConstraint("user_id", "role_id", "unit_id"),
+        Index("ix_membership_role_unit", "role_id", "unit_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id"), index=True)
+    role_id: Mapped[str] = mapped_column(ForeignKey("role.id"))
+    unit_id: Mapped[str] = mapped_column(ForeignKey("org_unit.id"))
+
+
+class Delegation(Base):
+    """``to_user`` acts for ``from_user`` between two times (someone on leave)."""
+
+    __tablename__ = "delegation"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    from_user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id"), index=True)
+    to_user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id"), index=True)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+
+
+# --- definitions --------------------------------------------------------------------------------------
+
+
+class Definition(Base):
+    """One deployed version of one process: its parsed spec stored once, shared by all its instances."""
+
+    __tablename__ = "definition"
+    __table_args__ = (
+        UniqueConstraint("key", "version"),
+        UniqueConstraint("key", "content_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(255))  # the BPMN process id
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str | None] = mapped_column(String(255))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    deployed_at: Mapped[datetime]
+    deployed_by: Mapped[str | None] = mapped_column(String(64))
+    # Serialized specs (SpiffWorkflow spec JSON): {"spec": ..., "subprocess_specs": {...}}
+    spec_json: Mapped[str] = mapped_column(Text)
+    # Per user task: role, form key, due date, candidate groups... ({element_id: {...}})
+    task_meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The source files ({file name: XML or JSON text}) so a designer can reopen exactly what ran.
+    sources: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # JSON Schemas of the forms its user tasks reference ({form key: schema}).
+    forms: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    warnings: Mapped[list[Any]] = mapped_column(default=list)
+
+
+# --- runtime ------------------------------------------------------------------------------------------
+
+
+class Instance(Base):
+    __tablename__ = "instance"
+    __table_args__ = (
+        Index("ix_instance_status_unit", "status", "unit_id"),
+        Index("ix_instance_business_key", "business_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("definition.id"), index=True)
+    definition_key: Mapped[str] = mapped_column(String(255))
+    business_key: Mapped[str | None] = mapped_column(String(255))
+    unit_id: Mapped[str | None] = mapped_column(ForeignKey("org_unit.id"))
+    # running | suspended | completed | cancelled | incident
+    status: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=1)  # optimistic lock
+    started_at: Mapped[datetime]
+    started_by: Mapped[str | None] = mapped_column(String(64))
+    ended_at: Mapped[datetime | None]
+    # SpiffWorkflow JSON without the spec (the spec lives in Definition.spec_json).
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    serializer_version: Mapped[str] = mapped_column(String(16))
+    incident: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+
+
+class HumanTask(Base):
+    """A READY user task as the inbox sees it. Closed rows stay as history (status completed/cancelled)."""
+
+    __tablename__ = "human_task"
+    __table_args__ = (
+        Index("ix_human_task_inbox", "status", "unit_id", "role_id", "due_at"),
+        Index("ix_human_task_assignee", "assignee", "status"),
+        Index("ix_human_task_due", "status", "due_at"),
+        Index("ix_human_task_instance", "instance_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
+    task_guid: Mapped[str] = mapped_column(String(36), unique=True)  # the Spiff task id
+    element_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(String(255))
+    role_id: Mapped[str | None] = mapped_column(String(64))
+    unit_id: Mapped[str | None] = mapped_column(String(64))
+    candidate_groups: Mapped[list[Any]] = mapped_column(default=list)
+    candidate_users: Mapped[list[Any]] = mapped_column(default=list)
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    # open | claimed | completed | cancelled
+    status: Mapped[str] = mapped_column(String(16))
+    form_key: Mapped[str | None] = mapped_column(String(255))
+    due_at: Mapped[datetime | None]
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    completed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Timer(Base):
+    """Something due at a time: a BPMN timer event, a deadline, a reminder, an escalation step."""
+
+    __tablename__ = "timer"
+    __table_args__ = (Index("ix_timer_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("instance.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # bpmn_timer | reminder | overdue | escalation
+    task_guid: Mapped[str | None] = mapped_column(String(36))
+    element_id: Mapped[str | None] = mapped_column(String(255))
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | fired | cancelled
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    fired_at: Mapped[datetime | None]
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# --- audit --------------------------------------------------------------------------------------------
+
+
+class AuditEvent(Base):
+    """Append-only. Each event's hash covers its content and the previous hash of its stream."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        UniqueConstraint("stream", "seq"),
+        Index("ix_audit_instance", "instance_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    stream: Mapped[str] = mapped_column(String(64))  # "instance:42" or "system"
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
+    actor: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    instance_id: Mapped[int | None] = mapped_column(BigId)
+    task_guid: Mapped[str | None] = mapped_column(String(36))
+    element_id: Mapped[str | None] = mapped_column(String(255))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The last seq and hash of each stream, so removing the newest events is caught too."""
+
+    __tablename__ = "audit_head"
+
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,8 @@
+from api import create_app
+
+
+def test_healthz_answers(db_engine):
+    app = create_app({"ENGINE": db_engine, "DATABASE_URL": "given"})
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
