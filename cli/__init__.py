@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pkgutil
 import sys
 from importlib import import_module
 
@@ -10,10 +11,8 @@ import click
 
 from engine.errors import DefinitionError, EngineError
 
-# Each module defines ``command`` (a click command or group) registered under its own name.
-COMMAND_MODULES = [
-    "cli.serve",
-]
+# Every module of this package that defines ``command`` (a click command or group) is registered.
+COMMAND_MODULES = sorted(f"cli.{m.name}" for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
 class _Group(click.Group):
@@ -32,9 +31,7 @@ class _Group(click.Group):
         except Exception as err:  # never a traceback to a user
             if os.environ.get("TDKT_DEBUG"):
                 raise
-            click.echo(
-                f"internal error: {type(err).__name__}: {err} (set TDKT_DEBUG=1 for details)", err=True
-            )
+            click.echo(f"internal error: {type(err).__name__}: {err} (set TDKT_DEBUG=1 for details)", err=True)
             sys.exit(2)
 
 
@@ -44,4 +41,6 @@ def main() -> None:
 
 
 for _name in COMMAND_MODULES:
-    main.add_command(import_module(_name).command)
+    _module = import_module(_name)
+    if hasattr(_module, "command"):
+        main.add_command(_module.command)
