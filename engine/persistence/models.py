@@ -200,6 +200,22 @@ class HumanTask(Base):
     completed_by: Mapped[str | None] = mapped_column(String(64))
 
 
+class TaskCandidate(Base):
+    """Who may claim an open task: a role in a unit (lane role or candidate group), or a named user."""
+
+    __tablename__ = "task_candidate"
+    __table_args__ = (
+        Index("ix_task_candidate_role_unit", "role_id", "unit_id"),
+        Index("ix_task_candidate_user", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"), index=True)
+    role_id: Mapped[str | None] = mapped_column(String(64))
+    unit_id: Mapped[str | None] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(64))
+
+
 class Timer(Base):
     """Something due at a time: a BPMN timer event, a deadline, a reminder, an escalation step."""
 
