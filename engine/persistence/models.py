@@ -216,6 +216,18 @@ class TaskCandidate(Base):
     user_id: Mapped[str | None] = mapped_column(String(64))
 
 
+class EventSubscription(Base):
+    """An instance waiting for a message or signal, so correlation finds it without loading every instance."""
+
+    __tablename__ = "event_subscription"
+    __table_args__ = (Index("ix_event_subscription_kind_name", "kind", "name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # message | signal
+    name: Mapped[str] = mapped_column(String(255))
+
+
 class Timer(Base):
     """Something due at a time: a BPMN timer event, a deadline, a reminder, an escalation step."""
 
