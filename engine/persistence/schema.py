@@ -1,0 +1,77 @@
+"""Creating and upgrading the database schema with Alembic, configured from code (no alembic.ini needed).
+
+``upgrade`` runs ``alembic upgrade head`` on an engine or URL; ``ensure_schema`` does it only when the database
+is behind, so every CLI command and ``make run`` can call it cheaply at start-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, inspect
+
+from engine.persistence.db import make_engine
+from engine.persistence.models import Base
+
+# Resolved from this file so it works from a source tree and from an installed package alike.
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:
+    """An Alembic Config pointing at our migrations; ``connection`` (if given) is the one migrations run on."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url:
+        # ConfigParser interpolation would eat a '%' in a password.
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "no migrations found"
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine_or_url: Engine | str, revision: str = "head") -> None:
+    """Run the migrations up to ``revision`` (head by default) in one transaction."""
+    engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), revision)
+    finally:
+        if isinstance(engine_or_url, str):
+            engine.dispose()
+
+
+def _stamp_head(engine: Engine) -> None:
+    with engine.begin() as conn:
+        command.stamp(alembic_config(conn), "head")
+
+
+def ensure_schema(engine: Engine) -> bool:
+    """Bring the database to the newest schema if it is behind. Returns True when something was done.
+
+    A database made by ``Base.metadata.create_all`` (tests, early development) has every table but no
+    ``alembic_version``; it is stamped as current rather than migrated again, which would fail on existing tables.
+    """
+    current = current_revision(engine)
+    if current == head_revision():
+        return False
+    if current is None:
+        existing = set(inspect(engine).get_table_names())
+        if existing and set(Base.metadata.tables) <= existing:
+            _stamp_head(engine)
+            return True
+    upgrade(engine)
+    return True

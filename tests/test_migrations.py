@@ -1,0 +1,122 @@
+"""The Alembic migrations build exactly the schema of ``engine.persistence.models``, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from conftest import IS_POSTGRES, ROOT
+from sqlalchemy import Engine, create_engine, inspect, make_url, text
+
+from engine.persistence.db import make_engine
+from engine.persistence.models import Base
+from engine.persistence.schema import (
+    MIGRATIONS_DIR,
+    alembic_config,
+    current_revision,
+    ensure_schema,
+    head_revision,
+    upgrade,
+)
+
+TDKT = str(Path(sys.executable).parent / "tdkt")
+
+
+def schema_differences(engine: Engine) -> list[object]:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": False})
+        return list(compare_metadata(context, Base.metadata))
+
+
+def test_upgrade_of_an_empty_sqlite_database_matches_the_models(tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        assert current_revision(engine) == head_revision()
+        assert schema_differences(engine) == []
+        assert ensure_schema(engine) is False  # already current: nothing to do
+    finally:
+        engine.dispose()
+
+
+def test_ensure_schema_upgrades_an_empty_database(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+    try:
+        assert ensure_schema(engine) is True
+        assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_ensure_schema_adopts_a_database_made_by_create_all(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'made.sqlite3'}")
+    try:
+        Base.metadata.create_all(engine)
+        assert current_revision(engine) is None
+        assert ensure_schema(engine) is True
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_downgrade_to_base_removes_every_table(tmp_path):
+    url = f"sqlite:///{tmp_path / 'down.sqlite3'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "base")
+        assert set(inspect(engine).get_table_names()) == {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="needs DATABASE_URL pointing at PostgreSQL")
+def test_upgrade_of_an_empty_postgresql_database_matches_the_models():
+    base_url = make_url(os.environ["DATABASE_URL"])
+    name = f"tdkt_migr_{os.getpid()}"
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        engine = make_engine(base_url.set(database=name).render_as_string(hide_password=False))
+        try:
+            upgrade(engine)
+            assert current_revision(engine) == head_revision()
+            assert schema_differences(engine) == []
+        finally:
+            engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+
+
+def test_tdkt_db_upgrade_command(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    first = subprocess.run([TDKT, "db", "upgrade", "--url", url], capture_output=True, text=True, check=False)
+    assert first.returncode == 0, first.stderr
+    assert f"upgraded from empty to {head_revision()}" in first.stdout
+    again = subprocess.run([TDKT, "db", "upgrade", "--url", url], capture_output=True, text=True, check=False)
+    assert again.returncode == 0
+    assert "already at revision" in again.stdout
+
+
+def test_migrations_ship_in_the_package():
+    # setuptools only packages folders with an __init__.py; env.py and the revisions must be importable files.
+    from setuptools import find_packages
+
+    packages = find_packages(str(ROOT), include=["engine*"])
+    assert "engine.persistence.migrations" in packages
+    assert "engine.persistence.migrations.versions" in packages
+    assert (MIGRATIONS_DIR / "script.py.mako").is_file()
+    assert (MIGRATIONS_DIR / "env.py").is_file()
