@@ -1,0 +1,273 @@
+"""Loading an instance and saving one step of it: state, task rows, subscriptions, timers and audit events,
+all in the caller's transaction, guarded by the instance's version number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.task import Task
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from engine.core.runtime import SERIALIZER_VERSION, StepFailure, human_tasks, timer_due_dates, waiting_events
+from engine.errors import ConflictError, NotFoundError
+from engine.persistence.models import EventSubscription, HumanTask, Instance, TaskCandidate, Timer
+from engine.services.assignment import Assignment, resolve_assignment
+from engine.services.audit import append_events
+from engine.services.context import EngineContext
+from engine.services.definitions import LoadedDefinition, load_definition
+
+OPEN = ("open", "claimed")
+
+
+def json_safe(value: Any) -> Any:
+    """Task data as plain JSON (dates as ISO text), for audit events and API answers."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [json_safe(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+@dataclass
+class LoadedInstance:
+    row: Instance
+    definition: LoadedDefinition
+    workflow: BpmnWorkflow
+    open_tasks: list[HumanTask]
+    waits_before: set[tuple[str, str]] = field(default_factory=set)
+    timers_before: dict[str, str] = field(default_factory=dict)
+
+
+def new_instance(
+    session: Session,
+    ctx: EngineContext,
+    definition: LoadedDefinition,
+    workflow: BpmnWorkflow,
+    *,
+    business_key: str | None,
+    unit_id: str | None,
+    actor: str | None,
+) -> LoadedInstance:
+    """Insert the instance row first (its id names the audit stream), to be filled by ``save_step``."""
+    row = Instance(
+        definition_id=definition.id,
+        definition_key=definition.key,
+        business_key=business_key,
+        unit_id=unit_id,
+        status="running",
+        version=0,
+        started_at=ctx.now(),
+        started_by=actor,
+        state=b"{}",
+        serializer_version=SERIALIZER_VERSION,
+    )
+    session.add(row)
+    session.flush()
+    return LoadedInstance(row, definition, workflow, [])
+
+
+def load_instance(session: Session, ctx: EngineContext, instance_id: int) -> LoadedInstance:
+    row = session.get(Instance, instance_id)
+    if row is None:
+        raise NotFoundError(f"instance {instance_id} not found")
+    definition = load_definition(session, row.definition_id)
+    workflow = ctx.codec.load(row.state, definition.spec, definition.subprocess_specs, ctx.script_engine)
+    open_tasks = list(
+        session.scalars(select(HumanTask).where(HumanTask.instance_id == row.id, HumanTask.status.in_(OPEN)))
+    )
+    loaded = LoadedInstance(row, definition, workflow, open_tasks)
+    loaded.waits_before = waiting_events(workflow)
+    loaded.timers_before = {str(t.id): due for t, due in timer_due_dates(workflow)}
+    return loaded
+
+
+def save_step(
+    session: Session,
+    ctx: EngineContext,
+    loaded: LoadedInstance,
+    *,
+    actor: str | None,
+    events: list[dict[str, Any]],
+    failure: StepFailure | None = None,
+    status: str | None = None,
+    closed: dict[int, str] | None = None,
+) -> None:
+    """Write everything one step changed. ``closed`` maps task row ids to their final status."""
+    row, workflow, now = loaded.row, loaded.workflow, ctx.now()
+    closed = dict(closed or {})
+    new_status = status or row.status
+    incident = None
+    ended_at = row.ended_at
+    if failure is not None:
+        new_status = "incident"
+        incident = {"element_id": failure.element_id, "task_guid": failure.task_guid, "message": failure.message}
+        if failure.expression:
+            incident["expression"] = failure.expression
+        events.append({"action": "instance.incident", "element_id": failure.element_id, "data": incident})
+    elif workflow.is_completed() and new_status not in ("cancelled",):
+        new_status, ended_at = "completed", now
+        events.append({"action": "instance.completed", "data": {"data": json_safe(workflow.data)}})
+    elif new_status == "incident":
+        new_status = "running"
+
+    result = session.execute(
+        update(Instance)
+        .where(Instance.id == row.id, Instance.version == row.version)
+        .values(
+            state=ctx.codec.dump(workflow),
+            version=row.version + 1,
+            status=new_status,
+            ended_at=ended_at,
+            incident=incident,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise ConflictError(f"instance {row.id} was changed by someone else; reload and try again")
+    session.expire(row)
+
+    ready = {} if new_status in ("cancelled", "completed") else {str(t.id): t for t in human_tasks(workflow)}
+    for task_row in loaded.open_tasks:
+        if task_row.id not in closed and task_row.task_guid not in ready:
+            closed[task_row.id] = "cancelled"
+            events.append(
+                {"action": "task.cancelled", "task_guid": task_row.task_guid, "element_id": task_row.element_id}
+            )
+    _close_tasks(session, closed, now, actor)
+    known = {t.task_guid for t in loaded.open_tasks}
+    created = [t for guid, t in ready.items() if guid not in known]
+    if created:
+        _open_tasks(session, ctx, loaded, created, events)
+    _sync_waits(session, loaded, new_status)
+    _sync_timers(session, loaded, new_status)
+    stream = f"instance:{row.id}"
+    for event in events:
+        event.setdefault("actor", actor)
+        event.setdefault("instance_id", row.id)
+    append_events(session, ctx.clock, stream, events)
+
+
+def _close_tasks(session: Session, closed: dict[int, str], now: datetime, actor: str | None) -> None:
+    for status in set(closed.values()):
+        ids = [i for i, s in closed.items() if s == status]
+        values: dict[str, Any] = {"status": status, "completed_at": now}
+        if status == "completed":
+            values["completed_by"] = actor
+        result = session.execute(
+            update(HumanTask)
+            .where(HumanTask.id.in_(ids), HumanTask.status.in_(OPEN))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != len(ids):
+            raise ConflictError("the task was already completed or cancelled by someone else")
+
+
+def _open_tasks(
+    session: Session, ctx: EngineContext, loaded: LoadedInstance, tasks: list[Task], events: list[dict[str, Any]]
+) -> None:
+    now = ctx.now()
+    rows, assignments = [], []
+    for task in tasks:
+        meta = loaded.definition.task_meta.get(task.task_spec.bpmn_id or task.task_spec.name, {})
+        assignment = resolve_assignment(ctx, task, meta, loaded.row.unit_id)
+        assignments.append(assignment)
+        rows.append(
+            {
+                "instance_id": loaded.row.id,
+                "task_guid": str(task.id),
+                "element_id": task.task_spec.bpmn_id or task.task_spec.name,
+                "name": task.task_spec.bpmn_name or meta.get("name"),
+                "role_id": assignment.role_id,
+                "unit_id": assignment.unit_id,
+                "candidate_groups": assignment.candidate_groups,
+                "candidate_users": assignment.candidate_users,
+                "assignee": assignment.assignee,
+                "status": "claimed" if assignment.assignee else "open",
+                "form_key": meta.get("form_key"),
+                "due_at": assignment.due_at,
+                "escalation_level": 0,
+                "created_at": now,
+            }
+        )
+    ids = list(session.scalars(insert(HumanTask).returning(HumanTask.id, sort_by_parameter_order=True), rows))
+    candidates = [c | {"task_id": task_id} for task_id, a in zip(ids, assignments, strict=True) for c in a.candidates()]
+    if candidates:
+        session.execute(insert(TaskCandidate), candidates)
+    for row, assignment in zip(rows, assignments, strict=True):
+        events.append(
+            {
+                "action": "task.created",
+                "task_guid": row["task_guid"],
+                "element_id": row["element_id"],
+                "data": assignment.describe(),
+            }
+        )
+
+
+def _sync_waits(session: Session, loaded: LoadedInstance, status: str) -> None:
+    waits = set() if status in ("cancelled", "completed") else waiting_events(loaded.workflow)
+    if waits == loaded.waits_before:
+        return
+    iid = loaded.row.id
+    session.execute(delete(EventSubscription).where(EventSubscription.instance_id == iid))
+    if waits:
+        session.execute(
+            insert(EventSubscription), [{"instance_id": iid, "kind": k, "name": n} for k, n in sorted(waits)]
+        )
+
+
+def _sync_timers(session: Session, loaded: LoadedInstance, status: str) -> None:
+    if status in ("cancelled", "completed"):
+        timers: dict[str, str] = {}
+    else:
+        timers = {str(t.id): due for t, due in timer_due_dates(loaded.workflow)}
+    if timers == loaded.timers_before:
+        return
+    iid = loaded.row.id
+    session.execute(
+        update(Timer)
+        .where(Timer.instance_id == iid, Timer.kind == "bpmn_timer", Timer.status == "pending")
+        .values(status="cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    rows = []
+    for guid, due in timers.items():
+        task = loaded.workflow.get_task_from_id(UUID(guid))
+        due_at = datetime.fromisoformat(due)
+        rows.append(
+            {
+                "instance_id": iid,
+                "kind": "bpmn_timer",
+                "task_guid": guid,
+                "element_id": task.task_spec.bpmn_id,
+                "due_at": due_at,
+                "status": "pending",
+                "payload": {},
+            }
+        )
+    if rows:
+        session.execute(insert(Timer), rows)
+
+
+def assignment_of(row: HumanTask) -> Assignment:
+    return Assignment(
+        role_id=row.role_id,
+        unit_id=row.unit_id,
+        candidate_groups=list(row.candidate_groups or []),
+        candidate_users=list(row.candidate_users or []),
+        assignee=row.assignee,
+        due_at=row.due_at,
+    )

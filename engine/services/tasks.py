@@ -1,0 +1,219 @@
+"""Human task use cases: the inbox, claim, unclaim, reassign, complete.
+
+SpiffWorkflow's ``Task.run()`` checks nothing, so these do: only open tasks, only READY Spiff tasks, only by
+someone entitled, data valid against the form, and one winner when two people complete the same task at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from engine.core.forms import validate_submission
+from engine.core.runtime import find_task
+from engine.errors import ConflictError, NotFoundError, PermissionDeniedError
+from engine.persistence.models import Delegation, HumanTask, Instance, TaskCandidate
+from engine.services.audit import append_events
+from engine.services.context import EngineContext
+from engine.services.definitions import load_definition
+from engine.services.directory import can_work_on, roles_of, user_capabilities
+from engine.services.instance_store import OPEN, json_safe, load_instance, save_step
+
+
+def get_task(session: Session, task_id: int) -> HumanTask:
+    row = session.get(HumanTask, task_id)
+    if row is None:
+        raise NotFoundError(f"task {task_id} not found")
+    return row
+
+
+def _acting_for(session: Session, ctx: EngineContext, user_id: str) -> list[str]:
+    now = ctx.now()
+    query = select(Delegation.from_user_id).where(
+        Delegation.to_user_id == user_id, Delegation.starts_at <= now, Delegation.ends_at > now
+    )
+    return [user_id, *session.scalars(query)]
+
+
+def inbox(
+    session: Session,
+    ctx: EngineContext,
+    user_id: str,
+    *,
+    include_claimable: bool = True,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[HumanTask]:
+    """Open tasks the user holds, or may claim through a role in a unit or by name, soonest due first."""
+    people = _acting_for(session, ctx, user_id)
+    mine = HumanTask.assignee.in_(people)
+    conditions = [mine]
+    if include_claimable:
+        pairs = sorted(roles_of(session, user_id, ctx.now()))
+        candidate = or_(
+            TaskCandidate.user_id.in_(people),
+            tuple_(TaskCandidate.role_id, TaskCandidate.unit_id).in_(pairs) if pairs else False,
+            and_(TaskCandidate.unit_id.is_(None), TaskCandidate.role_id.in_([r for r, _ in pairs])) if pairs else False,
+        )
+        claimable = and_(
+            HumanTask.assignee.is_(None),
+            exists().where(TaskCandidate.task_id == HumanTask.id, candidate),
+        )
+        conditions.append(claimable)
+    query = (
+        select(HumanTask)
+        .where(HumanTask.status.in_(OPEN), or_(*conditions))
+        .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+        .limit(min(limit, 500))
+        .offset(offset)
+    )
+    return list(session.scalars(query))
+
+
+def _entitled(session: Session, ctx: EngineContext, user_id: str, row: HumanTask, *, ignore_assignee: bool) -> bool:
+    if "admin" in user_capabilities(session, user_id):
+        return True
+    return can_work_on(
+        session,
+        user_id,
+        role_id=row.role_id,
+        unit_id=row.unit_id,
+        candidate_groups=list(row.candidate_groups or []),
+        candidate_users=list(row.candidate_users or []),
+        assignee=None if ignore_assignee else row.assignee,
+        at=ctx.now(),
+    )
+
+
+def _audit(session: Session, ctx: EngineContext, row: HumanTask, action: str, actor: str, data: dict[str, Any]) -> None:
+    append_events(
+        session,
+        ctx.clock,
+        f"instance:{row.instance_id}",
+        [
+            {
+                "action": action,
+                "actor": actor,
+                "instance_id": row.instance_id,
+                "task_guid": row.task_guid,
+                "element_id": row.element_id,
+                "data": data,
+            }
+        ],
+    )
+
+
+def claim(session: Session, ctx: EngineContext, task_id: int, user_id: str) -> HumanTask:
+    row = get_task(session, task_id)
+    if row.status not in OPEN:
+        raise ConflictError(f"task {task_id} is {row.status}")
+    if row.assignee == user_id:
+        return row
+    if row.assignee is not None:
+        raise ConflictError(f"task {task_id} is already claimed by {row.assignee}")
+    if not _entitled(session, ctx, user_id, row, ignore_assignee=True):
+        raise PermissionDeniedError(f"user {user_id} may not work on task {task_id}")
+    result = session.execute(
+        update(HumanTask)
+        .where(HumanTask.id == task_id, HumanTask.status == "open", HumanTask.assignee.is_(None))
+        .values(assignee=user_id, status="claimed")
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise ConflictError(f"task {task_id} was claimed by someone else first")
+    _audit(session, ctx, row, "task.claimed", user_id, {"assignee": user_id})
+    session.refresh(row)
+    return row
+
+
+def unclaim(session: Session, ctx: EngineContext, task_id: int, user_id: str) -> HumanTask:
+    row = get_task(session, task_id)
+    if row.status != "claimed":
+        raise ConflictError(f"task {task_id} is {row.status}, not claimed")
+    if row.assignee != user_id and "admin" not in user_capabilities(session, user_id):
+        raise PermissionDeniedError(f"only {row.assignee} (or an administrator) can release task {task_id}")
+    result = session.execute(
+        update(HumanTask)
+        .where(HumanTask.id == task_id, HumanTask.status == "claimed", HumanTask.assignee == row.assignee)
+        .values(assignee=None, status="open")
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise ConflictError(f"task {task_id} changed meanwhile")
+    _audit(session, ctx, row, "task.unclaimed", user_id, {"previous_assignee": row.assignee})
+    session.refresh(row)
+    return row
+
+
+def reassign(session: Session, ctx: EngineContext, task_id: int, to_user: str, by_user: str) -> HumanTask:
+    """The assignee, the head of the task's unit, or an administrator hands the task to someone entitled."""
+    row = get_task(session, task_id)
+    if row.status not in OPEN:
+        raise ConflictError(f"task {task_id} is {row.status}")
+    allowed = row.assignee == by_user or "admin" in user_capabilities(session, by_user)
+    if not allowed and row.unit_id is not None:
+        allowed = ("unit_head", row.unit_id) in roles_of(session, by_user, ctx.now())
+    if not allowed:
+        raise PermissionDeniedError(f"user {by_user} may not reassign task {task_id}")
+    if not _entitled(session, ctx, to_user, row, ignore_assignee=True):
+        raise PermissionDeniedError(f"user {to_user} is not entitled to task {task_id} (role or unit)")
+    result = session.execute(
+        update(HumanTask)
+        .where(HumanTask.id == task_id, HumanTask.status.in_(OPEN))
+        .values(assignee=to_user, status="claimed")
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise ConflictError(f"task {task_id} changed meanwhile")
+    _audit(session, ctx, row, "task.reassigned", by_user, {"from": row.assignee, "to": to_user})
+    session.refresh(row)
+    return row
+
+
+def task_form(session: Session, ctx: EngineContext, row: HumanTask) -> dict[str, Any] | None:
+    instance = session.get(Instance, row.instance_id)
+    if instance is None:
+        raise NotFoundError(f"instance {row.instance_id} not found")
+    definition = load_definition(session, instance.definition_id)
+    return definition.forms.get(row.form_key) if row.form_key else None
+
+
+def complete(
+    session: Session, ctx: EngineContext, task_id: int, user_id: str, data: dict[str, Any] | None = None
+) -> HumanTask:
+    """Complete a task with the form's data and run the instance to its next wait states, in one transaction."""
+    data = data or {}
+    row = get_task(session, task_id)
+    if row.status not in OPEN:
+        raise ConflictError(f"task {task_id} is already {row.status}")
+    if row.assignee is not None and row.assignee != user_id:
+        if row.assignee not in _acting_for(session, ctx, user_id) and "admin" not in user_capabilities(
+            session, user_id
+        ):
+            raise PermissionDeniedError(f"task {task_id} is claimed by {row.assignee}")
+    elif not _entitled(session, ctx, user_id, row, ignore_assignee=True):
+        raise PermissionDeniedError(f"user {user_id} may not work on task {task_id}")
+    loaded = load_instance(session, ctx, row.instance_id)
+    if loaded.row.status != "running":
+        raise ConflictError(f"instance {row.instance_id} is {loaded.row.status}; its tasks cannot be completed")
+    schema = loaded.definition.forms.get(row.form_key) if row.form_key else None
+    validate_submission(schema, data, row.form_key)
+    task = find_task(loaded.workflow, row.task_guid)
+    if task is None:
+        raise ConflictError(f"task {task_id} no longer exists in instance {row.instance_id}")
+    before = dict(task.data)
+    failure = ctx.runner.complete(loaded.workflow, task, data)
+    changed = {k: v for k, v in task.data.items() if k not in before or before[k] != v}
+    events = [
+        {
+            "action": "task.completed",
+            "task_guid": row.task_guid,
+            "element_id": row.element_id,
+            "data": {"submitted": json_safe(data), "changed": json_safe(changed)},
+        }
+    ]
+    save_step(session, ctx, loaded, actor=user_id, events=events, failure=failure, closed={row.id: "completed"})
+    session.refresh(row)
+    return row
