@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask, jsonify
 
+from api.errors import register_error_handlers
 from engine.persistence.db import database_url, make_engine, make_session_factory
 
 
@@ -20,6 +21,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     engine = app.config.get("ENGINE") or make_engine(app.config["DATABASE_URL"])
     app.extensions["tdkt.engine"] = engine
     app.extensions["tdkt.sessions"] = make_session_factory(engine)
+
+    register_error_handlers(app)
 
     @app.get("/healthz")
     def healthz() -> Any:
