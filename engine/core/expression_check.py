@@ -202,6 +202,9 @@ def _fold(node: ast.AST) -> Any:
     """Value of a constant arithmetic sub-expression, computed with the size-limited operators."""
     if isinstance(node, ast.Constant):
         return node.value
+    if isinstance(node, ast.List | ast.Tuple):
+        values = [_fold(element) for element in node.elts]
+        return values if isinstance(node, ast.List) else tuple(values)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         return -_fold(node.operand)
     if isinstance(node, ast.BinOp) and type(node.op) in _FOLDABLE:

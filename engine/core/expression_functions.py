@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from simpleeval import IterableTooLong, NumberTooHigh
+from simpleeval import FeatureNotAvailable, IterableTooLong, NumberTooHigh
 
 MAX_RANGE = 100_000
 """Longest ``range(...)`` a model may build."""
@@ -41,7 +41,7 @@ def safe_range(*args: int) -> range:
 def safe_sum(values: Iterable[Any], start: int | float = 0) -> Any:
     """``sum(numbers[, start])`` over numbers only (summing lists could build huge lists)."""
     if not isinstance(start, int | float):
-        raise TypeError("sum() adds numbers only")
+        raise FeatureNotAvailable("sum() adds numbers only")
     return sum(values, start)
 
 

@@ -1,0 +1,389 @@
+"""The restricted expression/script engine: values, scripts, refusals (static and at run time), limits, BPMN runs."""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+from simpleeval import InvalidExpression
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.parser import BpmnParser
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+
+from engine.core.expression_functions import DEFAULT_FUNCTIONS
+from engine.core.expression_interpreter import Interpreter
+from engine.core.expressions import SafeScriptEngine, check_expression, evaluate_plain, expression_error_from
+from engine.errors import ExpressionError
+
+EXPRESSIONS = FIXTURES / "expressions"
+
+
+def _workflow(name: str, engine: SafeScriptEngine, **data: object) -> BpmnWorkflow:
+    parser = BpmnParser()
+    parser.add_bpmn_file(str(EXPRESSIONS / f"{name}.bpmn"))
+    process_id = {"approval": "expr_approval", "hostile": "expr_hostile"}[name]
+    workflow = BpmnWorkflow(parser.get_spec(process_id), script_engine=engine)
+    _task(workflow, "start").data.update(data)
+    return workflow
+
+
+def _task(workflow: BpmnWorkflow, bpmn_id: str) -> Task:
+    return next(t for t in workflow.get_tasks() if t.task_spec.bpmn_id == bpmn_id)
+
+
+@pytest.fixture
+def engine() -> SafeScriptEngine:
+    return SafeScriptEngine()
+
+
+@pytest.fixture
+def task(engine: SafeScriptEngine) -> Task:
+    """A real SpiffWorkflow task (the approval model's start event) to evaluate against."""
+    return _task(_workflow("approval", engine), "start")
+
+
+# -- valid expressions and scripts ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("amount > 1000 and approved", True),
+        ("amount * 2 + 1", 3001),
+        ("2 ** 10", 1024),
+        ("'ok' if approved else 'no'", "ok"),
+        ("len(votes)", 3),
+        ("sum(votes) / len(votes)", 2.0),
+        ("max(votes) - min(votes)", 2),
+        ("sorted(votes, reverse=True)[0]", 3),
+        ("[v * 2 for v in votes if v > 1]", [4, 6]),
+        ("{k: v for k, v in unit.items()}", {"code": "SNV", "name": "Sở Nội vụ"}),
+        ("unit.get('code').lower()", "snv"),
+        ("unit['name'].upper().startswith('SỞ')", True),
+        ("'a,b'.split(',')", ["a", "b"]),
+        ("', '.join(['x', 'y'])", "x, y"),
+        ("'b' in ['a', 'b'] and 3 not in votes", False),
+        ("any(v > 2 for v in votes) and all(v > 0 for v in votes)", True),
+        ("list(range(3))", [0, 1, 2]),
+        ("list(zip([1, 2], ['a', 'b']))", [(1, "a"), (2, "b")]),
+        ("list(enumerate(['a']))", [(0, "a")]),
+        ("f'{unit[\"code\"]}-{amount:>6}'", "SNV-  1500"),
+        ("f'{amount:,.2f}'", "1,500.00"),
+        ("'%s=%d' % ('n', 3)", "n=3"),
+        ("date(2024, 3, 19) + timedelta(days=3)", dt.date(2024, 3, 22)),
+        ("due.year * 100 + due.month", 202403),
+        ("(date(2024, 3, 29) - due).days", 10),
+        ("round(2.675, 1) == 2.7 or True", True),
+        ("int('12') + float('0.5')", 12.5),
+        ("None is None", True),
+        ("votes[-1]", 3),
+        ("votes[0:2]", [1, 2]),
+        ("set([1, 1, 2]) | {3}", {1, 2, 3}),
+        ("  amount  \n", 1500),  # surrounding whitespace from XML
+    ],
+)
+def test_expressions_evaluate(engine: SafeScriptEngine, task: Task, text: str, expected: object) -> None:
+    task.data.update(
+        amount=1500, approved=True, votes=[1, 2, 3], unit={"code": "SNV", "name": "Sở Nội vụ"}, due=dt.date(2024, 3, 19)
+    )
+    assert check_expression(text) == []
+    assert engine.evaluate(task, text) == expected
+
+
+def test_evaluate_plain_and_external_context(engine: SafeScriptEngine, task: Task) -> None:
+    assert evaluate_plain("groups[unit]", {"groups": {"snv": "tdkt_reviewer"}, "unit": "snv"}) == "tdkt_reviewer"
+    assert evaluate_plain("now() > x", {"x": 1}, functions={"now": lambda: 2}) is True
+    task.data["x"] = 1
+    # task data wins over the external context, as in SpiffWorkflow's environment
+    assert engine.evaluate(task, "x + y", external_context={"x": 100, "y": 10}) == 11
+
+
+def test_runtime_functions_are_callable_and_names_resolve(task: Task) -> None:
+    engine = SafeScriptEngine(functions={"working_days": lambda n: n * 7 // 5})
+    task.data["n"] = 10
+    assert engine.evaluate(task, "working_days(n)") == 14
+    assert sorted(engine.functions) == sorted({*DEFAULT_FUNCTIONS, "working_days"})
+
+
+def test_forbidden_function_cannot_be_registered() -> None:
+    with pytest.raises(Exception, match="bad idea|forbidden"):
+        SafeScriptEngine(functions={"getattr": getattr})
+    with pytest.raises(ValueError):
+        SafeScriptEngine(functions={"__secret": len})
+
+
+def test_script_updates_task_data_without_leaking_functions(task: Task) -> None:
+    engine = SafeScriptEngine(functions={"double": lambda x: x * 2})
+    task.data.update(items=[3, 1, 2], counts={"a": 1})
+    script = """
+total = 0
+for i, item in enumerate(sorted(items)):
+    if item == 2:
+        continue
+    total += double(item)
+else:
+    finished = True
+counts["b"] = len(items)
+counts["a"] += 10
+first, second = items[0], items[1]
+del items
+names = [n.upper() for n in counts.keys()]
+"""
+    assert check_expression(script, "exec") == []
+    assert engine.execute(task, script) is True
+    assert task.data == {
+        "counts": {"a": 11, "b": 3},
+        "total": 8,
+        "finished": True,
+        "first": 3,
+        "second": 1,
+        "i": 2,
+        "item": 3,
+        "names": ["A", "B"],
+    }
+    assert not any(callable(v) for v in task.data.values())
+
+
+def test_external_context_is_visible_to_scripts_but_not_saved(engine: SafeScriptEngine, task: Task) -> None:
+    engine.execute(task, "y = lookup['k'] * 2", external_context={"lookup": {"k": 21}})
+    assert task.data["y"] == 42 and "lookup" not in task.data
+
+
+def test_failed_script_leaves_data_untouched(engine: SafeScriptEngine, task: Task) -> None:
+    task.data.update(a=1, nested={"x": 1})
+    with pytest.raises(ExpressionError) as caught:
+        engine.execute(task, "a = 2\nnested['x'] = 99\nb = missing + 1")
+    assert task.data == {"a": 1, "nested": {"x": 1}}
+    assert caught.value.element_id == "start"
+    assert "missing" in caught.value.message
+
+
+def test_functions_cannot_be_stored_in_data(engine: SafeScriptEngine, task: Task) -> None:
+    with pytest.raises(ExpressionError, match="functions cannot be stored"):
+        engine.execute(task, "f = len")
+    assert "f" not in task.data
+
+
+# -- hostile input: refused by the check and at run time --------------------------------------------------------
+
+HOSTILE_EXPRESSIONS = [
+    "__import__('os')",
+    "open('/etc/passwd')",
+    "().__class__.__base__.__subclasses__()",
+    "[].__class__",
+    "getattr(x, '__class__')",
+    "eval('1')",
+    "exec('x=1')",
+    "compile('1', 'f', 'eval')",
+    "globals()",
+    "locals()",
+    "vars()",
+    "type(x)",
+    "setattr(x, 'a', 1)",
+    "(lambda: 1).__globals__",
+    "(lambda: 1)()",
+    "x.__dict__",
+    "x._private",
+    '"{0.__class__}".format(1)',
+    '"{x.__class__}".format_map({"x": 1})',
+    "f'{x.__class__}'",
+    "f'{x!r:{y}}'",
+    "10**10**10",
+    "'a'*10**10",
+    "[0] * 10**9",
+    "x.mro()",
+    "(y := 1)",
+    "[*x]",
+]
+
+HOSTILE_SCRIPTS = [
+    "import os",
+    "from os import system",
+    "import os as o\no.system('true')",
+    "exec('x=1')",
+    "def f():\n    return 1",
+    "class A:\n    pass",
+    "while True:\n    pass",
+    "with x as y:\n    pass",
+    "try:\n    x = 1\nexcept Exception:\n    pass",
+    "raise ValueError('x')",
+    "global x",
+    "x.attribute = 1",
+    "__builtins__ = {}",
+    "_hidden = 1",
+    "break",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_EXPRESSIONS)
+def test_hostile_expression_refused_by_check_and_at_run_time(engine: SafeScriptEngine, task: Task, text: str) -> None:
+    task.data.update(x=1, y=">5")
+    assert check_expression(text), text
+    with pytest.raises(ExpressionError) as caught:
+        engine.evaluate(task, text)
+    assert caught.value.element_id == "start"
+    assert caught.value.expression == text
+    assert caught.value.message.startswith("refused")
+    with pytest.raises(ExpressionError):
+        evaluate_plain(text, {"x": 1, "y": ">5"})
+
+
+@pytest.mark.parametrize("text", HOSTILE_SCRIPTS + HOSTILE_EXPRESSIONS)
+def test_hostile_script_refused_by_check_and_at_run_time(engine: SafeScriptEngine, task: Task, text: str) -> None:
+    task.data.update(x=1, y=">5")
+    assert check_expression(text, "exec"), text
+    with pytest.raises(ExpressionError) as caught:
+        engine.execute(task, text)
+    assert (caught.value.element_id, caught.value.expression) == ("start", text)
+    assert task.data == {"x": 1, "y": ">5"}
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("().__class__", {}),
+        ("x.__class__", {"x": 1}),
+        ("'{0.__class__}'.format(1)", {}),
+        ("'{0[a]}'.format_map({})", {}),
+        ("getattr(x, 'real')", {"x": 1}),
+        ("open('/etc/passwd')", {}),
+        ("__import__('os')", {}),
+        ("x ** y", {"x": 10, "y": 10**10}),
+        ("s * n", {"s": "a", "n": 10**10}),
+        ("big * big", {"big": 2**99_000}),
+        ("list(range(n))", {"n": 10**7}),
+        ("s.replace('a', s)", {"s": "a" * 50_000}),
+        ("s.join([s, s, s])", {"s": "a" * 50_000}),
+        ("sum([s, s], [])", {"s": [0] * 50_000}),
+        ("f'{x:>1000000000}'", {"x": 1}),
+        ("'%*d' % (n, 1)", {"n": 10**9}),
+        ("'%1000000000d' % 1", {}),
+        ("[list(range(100000)) for i in range(100)]", {}),
+        ("x.bit_length.__self__", {"x": 1}),
+        ("d.fromkeys", {"d": {}}),
+        ("dt.now", {"dt": dt.datetime(2024, 1, 1)}),
+        ("datetime.now()", {}),
+    ],
+)
+def test_interpreter_refuses_even_without_the_check(text: str, names: dict) -> None:
+    """Defence in depth: the interpreter alone (bypassing the static check) still refuses."""
+    tree = ast.parse(text, mode="eval").body
+    with pytest.raises(InvalidExpression):  # simpleeval's refusals and our limits, never a plain Python error
+        Interpreter(DEFAULT_FUNCTIONS).evaluate(tree, names, text)
+
+
+def test_computed_format_spec_cannot_reach_attributes_even_without_the_check() -> None:
+    """simpleeval builds "{:" + spec + "}" and calls str.format; ours passes the spec to format(), which never
+    resolves fields, so a spec smuggling in {0.__class__} is just an invalid spec."""
+    text = "f'{x:{spec}}'"
+    tree = ast.parse(text, mode="eval").body
+    with pytest.raises(ValueError, match="Invalid format specifier"):
+        Interpreter(DEFAULT_FUNCTIONS).evaluate(tree, {"x": 1, "spec": "}{0.__class__.__mro__}{:"}, text)
+
+
+def test_interpreter_budget_stops_long_scripts_without_the_check() -> None:
+    module = ast.parse("n = 0\nfor i in range(100000):\n    for j in range(100000):\n        n += 1")
+    with pytest.raises(InvalidExpression, match="too much work"):
+        Interpreter(DEFAULT_FUNCTIONS).run(module, {}, "loop")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x ** y", "s * n", "list(range(n))", "f'{x:>1000000000}'", "'%*d' % (n, 1)", "s.replace('a', s * 2)"],
+)
+def test_resource_limits_at_run_time_raise_expression_error(engine: SafeScriptEngine, task: Task, text: str) -> None:
+    task.data.update(x=10, y=10**10, s="a" * 50_000, n=10**9)
+    assert check_expression(text) == []  # nothing constant to refuse statically
+    with pytest.raises(ExpressionError) as caught:
+        engine.evaluate(task, text)
+    assert caught.value.element_id == "start" and caught.value.expression == text
+
+
+def test_script_that_tries_to_create_a_file_does_not(engine: SafeScriptEngine, task: Task, tmp_path: Path) -> None:
+    target = tmp_path / "pwned.txt"
+    task.data["target"] = str(target)
+    for script in (
+        f"open('{target}', 'w').write('x')",
+        f"__import__('pathlib').Path('{target}').touch()",
+        "import os\nos.system('touch ' + target)",
+        "marker = 1\nf = open(target, 'w')",
+    ):
+        with pytest.raises(ExpressionError):
+            engine.execute(task, script)
+    assert not target.exists()
+    assert "marker" not in task.data and "f" not in task.data
+
+
+def test_expression_error_from_finds_the_error_through_wrapping(engine: SafeScriptEngine, task: Task) -> None:
+    try:
+        try:
+            engine.evaluate(task, "missing > 1")
+        except Exception as inner:  # how SpiffWorkflow's DMN engine wraps errors
+            raise WorkflowTaskException(str(inner), task=task, exception=inner)
+    except WorkflowTaskException as outer:
+        found = expression_error_from(outer)
+    assert found is not None and found.expression == "missing > 1" and found.element_id == "start"
+    assert expression_error_from(ValueError("unrelated")) is None
+
+
+# -- real BPMN runs ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("approved", "path"), [(True, "big"), (False, "small")])
+def test_bpmn_run_with_scripts_gateway_and_multi_instance(approved: bool, path: str) -> None:
+    engine = SafeScriptEngine()
+    workflow = _workflow(
+        "approval",
+        engine,
+        scores=[5, -1, 7],
+        candidates=[{"name": "nam", "votes": 3}, {"name": "lan", "votes": 2}],
+        approved=approved,
+    )
+    workflow.do_engine_steps()
+    assert workflow.is_completed()
+    data = workflow.data
+    assert data["scores"] == [5, 7] and data["total"] == 12 and data["amount"] == 1200
+    assert data["labels"] == ["LAN: 2", "NAM: 3"]
+    assert data["path"] == path
+
+
+def test_bpmn_run_survives_a_save_restore_round_trip() -> None:
+    engine = SafeScriptEngine()
+    workflow = _workflow("approval", engine, scores=[1], candidates=[], approved=True)
+    serializer = BpmnWorkflowSerializer()
+    restored = serializer.from_dict(serializer.to_dict(workflow))
+    restored.script_engine = engine
+    restored.do_engine_steps()
+    assert restored.is_completed() and restored.data["path"] == "small" and restored.data["labels"] == []
+
+
+def test_hostile_script_task_fails_naming_the_element_and_does_not_run(tmp_path: Path) -> None:
+    target = tmp_path / "pwned.txt"
+    workflow = _workflow("hostile", SafeScriptEngine(), target=str(target))
+    with pytest.raises(ExpressionError) as caught:
+        workflow.do_engine_steps()
+    error = expression_error_from(caught.value)
+    assert error is not None and error.element_id == "evil"
+    assert error.expression is not None and "open(target" in error.expression
+    assert "'open' is not allowed" in error.message
+    assert not target.exists()
+    evil = _task(workflow, "evil")
+    assert evil.state == TaskState.ERROR and "marker" not in evil.data
+    assert _task(workflow, "before").data["ran_before"] is True
+
+
+def test_hostile_gateway_condition_fails_naming_the_element(engine: SafeScriptEngine) -> None:
+    workflow = _workflow("approval", engine, scores=[], candidates=[], approved=True)
+    gateway = workflow.spec.task_specs["decide"]
+    condition = gateway.cond_task_specs[0][0]
+    condition.args = ["amount.__class__.__subclasses__()"]  # as if an unchecked model had been loaded
+    with pytest.raises(ExpressionError) as caught:
+        workflow.do_engine_steps()
+    assert caught.value.element_id == "decide"
+    assert caught.value.expression == "amount.__class__.__subclasses__()"
