@@ -13,6 +13,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.parser import BpmnParser
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
@@ -387,3 +388,54 @@ def test_hostile_gateway_condition_fails_naming_the_element(engine: SafeScriptEn
         workflow.do_engine_steps()
     assert caught.value.element_id == "decide"
     assert caught.value.expression == "amount.__class__.__subclasses__()"
+
+
+def test_expressions_cannot_change_data_but_scripts_can(engine: SafeScriptEngine, task: Task) -> None:
+    task.data["items"] = [1]
+    assert check_expression("items.append(2) or True") != []
+    with pytest.raises(ExpressionError, match="changes data"):
+        engine.evaluate(task, "items.append(2) or True")
+    assert task.data["items"] == [1]
+    engine.execute(task, "items.append(2)")
+    assert task.data["items"] == [1, 2]
+
+
+@pytest.mark.parametrize("text", ["-" * 5000 + "1", "(" * 300 + "1" + ")" * 300, "a\x00", "1 +", ""])
+def test_unparseable_text_is_refused_with_a_message(text: str) -> None:
+    messages = check_expression(text)
+    assert messages and all(isinstance(m, str) for m in messages)
+    with pytest.raises(ExpressionError):
+        evaluate_plain(text, {})
+
+
+def _award_workflow(dmn: str, **data: object) -> BpmnWorkflow:
+    parser = SpiffBpmnParser()
+    parser.add_bpmn_file(str(EXPRESSIONS / "award.bpmn"))
+    parser.add_dmn_file(str(EXPRESSIONS / dmn))
+    workflow = BpmnWorkflow(parser.get_spec("expr_award"), script_engine=SafeScriptEngine())
+    _task(workflow, "start").data.update(data)
+    return workflow
+
+
+@pytest.mark.parametrize(
+    ("score", "kind", "level"),
+    [
+        (95, "collective", "co_thi_dua"),
+        (95, "individual", "bang_khen"),
+        (85, "collective", "bang_khen"),
+        (10, "x", "none"),
+    ],
+)
+def test_dmn_cells_evaluate_through_the_safe_engine(score: int, kind: str, level: str) -> None:
+    workflow = _award_workflow("award.dmn", score=score, kind=kind)
+    workflow.do_engine_steps()
+    assert workflow.is_completed() and workflow.data["level"] == level
+
+
+def test_hostile_dmn_cell_is_refused_and_found_behind_spiff_wrapping() -> None:
+    workflow = _award_workflow("award_hostile.dmn", score=95, kind="collective")
+    with pytest.raises(WorkflowTaskException) as caught:  # SpiffWorkflow's DMN engine re-wraps every error
+        workflow.do_engine_steps()
+    error = expression_error_from(caught.value)
+    assert error is not None and error.element_id == "decide_award"
+    assert error.expression is not None and "__class__" in error.expression

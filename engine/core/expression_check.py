@@ -4,7 +4,8 @@ Allowed in expressions: literals (numbers, strings, lists, tuples, dicts, sets),
 ``and``/``or``/``not``, ``x if c else y``, subscripts and slices, calls of named functions and of whitelisted
 methods, list/dict comprehensions and generator expressions, f-strings with plain format specs.
 
-Scripts may also use: assignment (to names, subscripts, tuples of those), augmented assignment, ``if``/``elif``/
+Expressions may call the data-changing methods (``append``, ``update``, ``pop``...) only in scripts. Scripts may
+also use: assignment (to names, subscripts, tuples of those), augmented assignment, ``if``/``elif``/
 ``else``, ``for`` (with ``break``/``continue``/``else``), ``del``, ``pass``, and expression statements.
 
 Refused: anything starting with ``_`` (names and attributes), ``import``/``from ... import``, ``lambda``, ``def``,
@@ -33,6 +34,12 @@ FORBIDDEN_NAMES = frozenset(
 
 FORBIDDEN_CALLS = frozenset({"type", "isinstance", "issubclass", "hasattr", "id", "input", "help", "object", "print"})
 """Refused as calls; still usable as data names (a form field may well be called ``type``)."""
+
+MUTATING_METHODS = frozenset(
+    {"append", "insert", "remove", "reverse", "sort", "pop", "update", "setdefault", "add", "discard"}
+)
+"""Whitelisted in scripts; refused in expressions, which must not change the data they read (a gateway condition
+is evaluated against the live task data)."""
 
 FORBIDDEN_ATTRIBUTES = frozenset({"format", "format_map", "mro", "gi_frame", "f_globals", "f_locals"})
 
@@ -81,14 +88,15 @@ def parse(text: str, mode: str) -> ast.AST:
 
 def refusals(tree: ast.AST, mode: str) -> list[str]:
     """Every reason to refuse the parsed ``tree`` ([] when it is acceptable)."""
-    checker = _Checker(_SCRIPT_NODES if mode == "exec" else _EXPRESSION_NODES)
+    checker = _Checker(_SCRIPT_NODES if mode == "exec" else _EXPRESSION_NODES, allow_mutation=mode == "exec")
     checker.visit(tree)
     return checker.messages
 
 
 class _Checker(ast.NodeVisitor):
-    def __init__(self, allowed: frozenset[type[ast.AST]]) -> None:
+    def __init__(self, allowed: frozenset[type[ast.AST]], allow_mutation: bool) -> None:
         self.allowed = allowed
+        self.allow_mutation = allow_mutation
         self.messages: list[str] = []
         self.loop_depth = 0
 
@@ -118,6 +126,8 @@ class _Checker(ast.NodeVisitor):
             self.refuse(node, f"'.{node.attr}' is not allowed (use an f-string)")
         elif node.attr not in ALL_ALLOWED_ATTRIBUTE_NAMES:
             self.refuse(node, f"attribute '.{node.attr}' is not allowed")
+        elif node.attr in MUTATING_METHODS and not self.allow_mutation:
+            self.refuse(node, f"'.{node.attr}' changes data: allowed in scripts, not in expressions")
         if isinstance(node.ctx, ast.Store | ast.Del):
             self.refuse(node, "assigning or deleting attributes is not allowed")
         self.visit(node.value)

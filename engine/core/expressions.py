@@ -56,10 +56,12 @@ def _checked(text: str, mode: str) -> ast.AST | list[str]:
     else:
         try:
             tree = parse(text, mode)
+            problems = refusals(tree, mode)
         except SyntaxError as err:
             result = [f"syntax error on line {err.lineno}: {err.msg}"]
+        except (ValueError, RecursionError, MemoryError) as err:  # null bytes, absurd nesting
+            result = [f"cannot parse: {type(err).__name__}: {err}".rstrip(": ")]
         else:
-            problems = refusals(tree, mode)
             result = problems or (tree.body if isinstance(tree, ast.Expression) else tree)
     if len(_cache) >= _CACHE_LIMIT:
         _cache.clear()  # texts come from deployed models, so this only happens when something generates them
