@@ -1,0 +1,333 @@
+"""Translate Camunda's expression languages into our Python expression subset, once, at deploy time.
+
+JUEL (``${approved}``, ``${!clarified}``, ``${amount > 1000 && category eq 'Misc'}``) appears in Camunda BPMN on
+conditions, candidate groups, assignees, due dates and collections; FEEL appears in DMN cells (unary tests such as
+``< 250``, ``[250..1000]``, ``"Misc","Travel Expenses"``). Both are parsed by a small recursive-descent parser that
+emits Python source; anything outside the subset (method calls, functions, mixed text) raises TranslationError with a
+message the caller turns into a Problem naming the element.
+
+Choices worth knowing:
+- dotted property access ``a.b`` becomes ``a['b']``: task data are JSON-like dicts, never objects.
+- ``empty x`` becomes ``not x`` (true for None, "", [] and {} as in JUEL; also for 0 and False, unlike JUEL).
+- every binary operation is parenthesised, so JUEL/FEEL precedence never depends on Python's.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+DMN_INPUT = "dmn_input"  # the name a translated unary test uses for the value under test
+
+
+class TranslationError(ValueError):
+    """The expression is outside the subset we translate."""
+
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<num>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
+      | (?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+      | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+      | (?P<op>\.\.|&&|\|\||==|!=|<=|>=|[-+*/%()<>!.,\[\]?:=])
+    )""",
+    re.VERBOSE,
+)
+
+_JUEL_WORDS = {"and": "and", "or": "or", "eq": "==", "ne": "!=", "lt": "<", "gt": ">", "le": "<=", "ge": ">="}
+_LITERALS = {"true": "True", "false": "False", "null": "None"}
+
+
+def _tokenize(text: str) -> list[tuple[str, str]]:
+    tokens: list[tuple[str, str]] = []
+    pos = 0
+    text = text.rstrip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None or match.end() == pos:
+            raise TranslationError(f"cannot read {text[pos : pos + 20]!r}")
+        kind = match.lastgroup or "op"
+        tokens.append((kind, match.group(kind)))
+        pos = match.end()
+    return tokens
+
+
+def _string(token: str) -> str:
+    body = token[1:-1]
+    out, i = [], 0
+    while i < len(body):
+        if body[i] == "\\" and i + 1 < len(body):
+            out.append({"n": "\n", "t": "\t"}.get(body[i + 1], body[i + 1]))
+            i += 2
+        else:
+            out.append(body[i])
+            i += 1
+    return repr("".join(out))
+
+
+class _Parser:
+    """Recursive descent over JUEL (``feel=False``) or simple FEEL (``feel=True``) expressions."""
+
+    def __init__(self, text: str, feel: bool) -> None:
+        self.tokens = _tokenize(text)
+        self.pos = 0
+        self.feel = feel
+
+    def peek(self, offset: int = 0) -> tuple[str, str] | None:
+        index = self.pos + offset
+        return self.tokens[index] if index < len(self.tokens) else None
+
+    def take(self) -> tuple[str, str]:
+        token = self.peek()
+        if token is None:
+            raise TranslationError("unexpected end of expression")
+        self.pos += 1
+        return token
+
+    def accept(self, *values: str) -> str | None:
+        token = self.peek()
+        if token is not None and token[0] in ("op", "name") and token[1] in values:
+            self.pos += 1
+            return token[1]
+        return None
+
+    def expect(self, value: str) -> None:
+        if self.accept(value) is None:
+            found = self.peek()
+            raise TranslationError(f"expected {value!r}, found {found[1] if found else 'end'!r}")
+
+    def done(self) -> bool:
+        return self.pos >= len(self.tokens)
+
+    def expression(self) -> str:
+        if self.feel and self.accept("if"):
+            cond = self.expression()
+            self.expect("then")
+            yes = self.expression()
+            self.expect("else")
+            return f"({yes} if {cond} else {self.expression()})"
+        cond = self.disjunction()
+        if not self.feel and self.accept("?"):
+            yes = self.expression()
+            self.expect(":")
+            return f"({yes} if {cond} else {self.expression()})"
+        return cond
+
+    def _binary(self, operand, operators: dict[str, str]) -> str:  # type: ignore[no-untyped-def]
+        left = operand()
+        while (op := self.accept(*operators)) is not None:
+            left = f"({left} {operators[op]} {operand()})"
+        return left
+
+    def disjunction(self) -> str:
+        return self._binary(self.conjunction, {"||": "or", "or": "or"} if not self.feel else {"or": "or"})
+
+    def conjunction(self) -> str:
+        return self._binary(self.equality, {"&&": "and", "and": "and"} if not self.feel else {"and": "and"})
+
+    def equality(self) -> str:
+        ops = {"==": "==", "!=": "!=", "eq": "==", "ne": "!="} if not self.feel else {"=": "==", "!=": "!="}
+        return self._binary(self.relation, ops)
+
+    def relation(self) -> str:
+        ops = {"<": "<", ">": ">", "<=": "<=", ">=": ">="}
+        if not self.feel:
+            ops.update({k: v for k, v in _JUEL_WORDS.items() if k in ("lt", "gt", "le", "ge")})
+        return self._binary(self.additive, ops)
+
+    def additive(self) -> str:
+        return self._binary(self.multiplicative, {"+": "+", "-": "-"})
+
+    def multiplicative(self) -> str:
+        ops = {"*": "*", "/": "/", "%": "%"} if not self.feel else {"*": "*", "/": "/"}
+        if not self.feel:
+            ops.update({"div": "/", "mod": "%"})
+        return self._binary(self.unary, ops)
+
+    def unary(self) -> str:
+        if not self.feel and self.accept("!", "not", "empty"):
+            return f"(not {self.unary()})"
+        if self.accept("-"):
+            return f"(-{self.unary()})"
+        return self.value()
+
+    def value(self) -> str:
+        result = self.primary()
+        while True:
+            if self.accept("."):
+                kind, name = self.take()
+                if kind != "name":
+                    raise TranslationError(f"expected a property name after '.', found {name!r}")
+                if self.peek() == ("op", "("):
+                    raise TranslationError(f"method calls are not supported ({name}(...))")
+                result = f"{result}[{name!r}]"
+            elif self.accept("["):
+                index = self.expression()
+                self.expect("]")
+                result = f"{result}[{index}]"
+            elif self.peek() == ("op", "("):
+                raise TranslationError("function calls are not supported")
+            else:
+                return result
+
+    def primary(self) -> str:
+        kind, text = self.take()
+        if kind == "num":
+            return text
+        if kind == "str":
+            if self.feel and text.startswith("'"):
+                raise TranslationError("FEEL strings use double quotes")
+            return _string(text)
+        if kind == "name":
+            if text in _LITERALS:
+                return _LITERALS[text]
+            if self.feel and text == "not" and self.peek() == ("op", "("):
+                self.take()
+                inner = self.expression()
+                self.expect(")")
+                return f"(not {inner})"
+            if self.peek() == ("op", "("):
+                raise TranslationError(f"function calls are not supported ({text}(...))")
+            if keyword.iskeyword(text) or text in _JUEL_WORDS or text in ("div", "mod", "empty", "instanceof"):
+                raise TranslationError(f"unexpected {text!r}")
+            return text
+        if text == "(":
+            inner = self.expression()
+            self.expect(")")
+            return f"({inner})"
+        if self.feel and text == "[":
+            items: list[str] = []
+            while not self.accept("]"):
+                if items:
+                    self.expect(",")
+                items.append(self.expression())
+            return "[" + ", ".join(items) + "]"
+        raise TranslationError(f"unexpected {text!r}")
+
+
+def _strip_parens(text: str) -> str:
+    """``(a > 1)`` -> ``a > 1`` when the outer parentheses enclose the whole expression."""
+    while text.startswith("(") and text.endswith(")"):
+        depth = 0
+        for i, ch in enumerate(text):
+            depth += ch == "("
+            depth -= ch == ")"
+            if depth == 0 and i < len(text) - 1:
+                return text
+        text = text[1:-1]
+    return text
+
+
+def _translate(text: str, feel: bool) -> str:
+    parser = _Parser(text, feel)
+    if parser.done():
+        raise TranslationError("empty expression")
+    result = parser.expression()
+    if not parser.done():
+        raise TranslationError(f"unexpected {parser.peek()[1]!r}")  # type: ignore[index]
+    return _strip_parens(result)
+
+
+_JUEL_WHOLE = re.compile(r"^\s*[$#]\{(?P<body>.*)\}\s*$", re.DOTALL)
+
+
+def is_juel(text: str | None) -> bool:
+    return bool(text) and ("${" in text or "#{" in text)  # type: ignore[operator]
+
+
+def translate_juel(text: str) -> str:
+    """``${!clarified}`` -> ``not clarified``. Raises TranslationError outside the subset."""
+    match = _JUEL_WHOLE.match(text)
+    if match is None or "${" in match.group("body") or "#{" in match.group("body"):
+        raise TranslationError(f"only a single ${{...}} expression can be translated, not {text.strip()!r}")
+    try:
+        return _translate(match.group("body"), feel=False)
+    except TranslationError as err:
+        raise TranslationError(f"cannot translate {text.strip()!r}: {err}")
+
+
+def translate_value(text: str) -> str:
+    """A Camunda attribute that is either JUEL or a literal: the literal becomes a Python string literal."""
+    return translate_juel(text) if is_juel(text) else repr(text)
+
+
+_ISO_TIMER = re.compile(r"^(R\d*/)?(P[0-9YMWDTHS.]+|\d{4}-\d\d-\d\dT[0-9:.]+(Z|[+-]\d\d:?\d\d)?)(/P[0-9YMWDTHS.]+)?$")
+
+
+def translate_timer(text: str) -> str | None:
+    """A bare ISO 8601 timer value (``P7D``, ``R6/P1D``) as a Python string literal, JUEL translated; else None."""
+    stripped = text.strip()
+    if _ISO_TIMER.match(stripped):
+        return repr(stripped)
+    if is_juel(stripped):
+        return translate_juel(stripped)
+    return None
+
+
+def translate_feel(text: str) -> str:
+    """A simple FEEL expression (DMN output entries, input expressions) as Python."""
+    try:
+        return _translate(text, feel=True)
+    except TranslationError as err:
+        raise TranslationError(f"cannot translate FEEL expression {text.strip()!r}: {err}")
+
+
+def _split_top(text: str) -> list[str]:
+    """Split on commas outside quotes, parentheses and brackets."""
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, ""
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch == '"':
+            quote = ch
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "," and depth <= 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    parts.append("".join(current))
+    return [p.strip() for p in parts]
+
+
+_INTERVAL = re.compile(r"^(?P<open>[\[(\]])\s*(?P<low>.+?)\s*\.\.\s*(?P<high>.+?)\s*(?P<close>[\])\[])$", re.DOTALL)
+_COMPARISON = re.compile(r"^(?P<op><=|>=|<|>|!=|=)\s*(?P<value>.+)$", re.DOTALL)
+
+
+def _unary_test(test: str, var: str) -> str:
+    if test.startswith("not(") and test.endswith(")"):
+        inner = translate_unary_tests(test[4:-1], var)
+        return "True" if inner is None else f"not ({inner})"
+    interval = _INTERVAL.match(test)
+    if interval:
+        low, high = translate_feel(interval["low"]), translate_feel(interval["high"])
+        low_op = ">=" if interval["open"] == "[" else ">"
+        high_op = "<=" if interval["close"] == "]" else "<"
+        return f"{var} {low_op} {low} and {var} {high_op} {high}"
+    comparison = _COMPARISON.match(test)
+    if comparison:
+        op = "==" if comparison["op"] == "=" else comparison["op"]
+        return f"{var} {op} {translate_feel(comparison['value'])}"
+    value = translate_feel(test)
+    if value == "None":
+        return f"{var} is None"
+    return f"{var} == {value}"
+
+
+def translate_unary_tests(text: str | None, var: str = DMN_INPUT) -> str | None:
+    """FEEL unary tests as a Python boolean over ``var``; None means "any value" (``-`` or empty)."""
+    stripped = (text or "").strip()
+    if stripped in ("", "-"):
+        return None
+    try:
+        tests = [_unary_test(t, var) for t in _split_top(stripped)]
+    except TranslationError as err:
+        raise TranslationError(f"cannot translate FEEL unary test {stripped!r}: {err}")
+    if any(not t for t in tests):
+        raise TranslationError(f"cannot translate FEEL unary test {stripped!r}: empty test")
+    return tests[0] if len(tests) == 1 else " or ".join(f"({t})" for t in tests)
