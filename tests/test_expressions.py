@@ -439,3 +439,21 @@ def test_hostile_dmn_cell_is_refused_and_found_behind_spiff_wrapping() -> None:
     error = expression_error_from(caught.value)
     assert error is not None and error.element_id == "decide_award"
     assert error.expression is not None and "__class__" in error.expression
+
+
+@pytest.mark.parametrize(
+    ("text", "names", "message"),
+    [
+        ("x > 1", {}, "name 'x' is not defined"),
+        ("nope(1)", {}, "function 'nope' is not defined"),
+        ("d['k']", {"d": {}}, "key 'k' not found"),
+        ("1 / n", {"n": 0}, "ZeroDivisionError: division by zero"),
+        ("s.foo", {"s": "a"}, "refused: line 1: attribute '.foo' is not allowed"),
+        ("d.lower()", {"d": {}}, "attribute '.lower' is not allowed on dict"),
+    ],
+)
+def test_error_messages_are_one_clear_line(text: str, names: dict, message: str) -> None:
+    with pytest.raises(ExpressionError) as caught:
+        evaluate_plain(text, names, element_id="gw_1")
+    assert caught.value.message == message
+    assert caught.value.details == {"element_id": "gw_1", "expression": text}

@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from simpleeval import FunctionNotDefined, InvalidExpression, NameNotDefined
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
@@ -29,7 +30,7 @@ from engine.core.connectors import ConnectorRegistry, default_registry
 from engine.core.expression_check import parse, refusals
 from engine.core.expression_functions import DEFAULT_FUNCTIONS
 from engine.core.expression_interpreter import Interpreter
-from engine.errors import ExpressionError, IncidentError
+from engine.errors import EngineError, ExpressionError, IncidentError
 
 __all__ = [
     "DEFAULT_FUNCTIONS",
@@ -81,10 +82,19 @@ def check_expression(text: str, mode: str = "eval") -> list[str]:
 
 
 def _message(err: Exception) -> str:
+    """One line for the user; the expression itself travels separately in ExpressionError.expression."""
+    if isinstance(err, NameNotDefined):
+        return f"name '{err.name}' is not defined"
+    if isinstance(err, FunctionNotDefined):
+        return f"function '{err.func_name}' is not defined"
+    if isinstance(err, EngineError):
+        return err.message
     text = str(err) or type(err).__name__
     if isinstance(err, KeyError):
         return f"key {text} not found"
-    return text if isinstance(err, ExpressionError) else f"{type(err).__name__}: {text}"
+    if isinstance(err, InvalidExpression):  # our refusals and limits: the text says it all
+        return text
+    return f"{type(err).__name__}: {text}"
 
 
 class _Evaluator:
