@@ -457,3 +457,12 @@ def test_error_messages_are_one_clear_line(text: str, names: dict, message: str)
         evaluate_plain(text, names, element_id="gw_1")
     assert caught.value.message == message
     assert caught.value.details == {"element_id": "gw_1", "expression": text}
+
+
+def test_callables_passed_among_the_names_can_be_called_but_not_dangerous_ones() -> None:
+    """The runtime may pass functions in ``names`` (as SpiffWorkflow's own environment allows)."""
+    names = {"now": lambda: dt.datetime(2024, 3, 19, 8, 0), "unit": "snv"}
+    assert evaluate_plain("now().year + len(unit)", names) == 2027
+    text = "ga(unit, 'upper')"
+    with pytest.raises(ExpressionError, match="forbidden"):
+        evaluate_plain(text, {"ga": getattr, "unit": "snv"})

@@ -16,7 +16,14 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from simpleeval import DEFAULT_OPERATORS, EvalWithCompoundTypes, FeatureNotAvailable, IterableTooLong, NameNotDefined
+from simpleeval import (
+    DEFAULT_OPERATORS,
+    DISALLOW_FUNCTIONS,
+    EvalWithCompoundTypes,
+    FeatureNotAvailable,
+    IterableTooLong,
+    NameNotDefined,
+)
 
 from engine.core.expression_functions import (
     ALLOWED_ATTRIBUTES,
@@ -130,7 +137,14 @@ class Interpreter(EvalWithCompoundTypes):
 
     def _eval_call(self, node: ast.Call) -> Any:
         if isinstance(node.func, ast.Name) and node.func.id not in self.functions:
-            raise FeatureNotAvailable(f"function '{node.func.id}' is not defined")
+            # A callable among the names was put there by the caller (e.g. evaluate_plain(text, {**functions,
+            # **data})): task data cannot hold one, since scripts refuse to store callables.
+            func = self.names.get(node.func.id) if isinstance(self.names, dict) else None
+            if not callable(func):
+                raise FeatureNotAvailable(f"function '{node.func.id}' is not defined")
+            if func in DISALLOW_FUNCTIONS:
+                raise FeatureNotAvailable(f"function '{node.func.id}' is forbidden")
+            return func(*(self._eval(a) for a in node.args), **dict(self._eval(k) for k in node.keywords))
         return super()._eval_call(node)
 
     def _eval_formattedvalue(self, node: ast.FormattedValue) -> Any:
