@@ -89,3 +89,16 @@ def test_connector_returning_a_non_dict_is_an_incident() -> None:
     workflow = _workflow(SafeScriptEngine(connectors=registry), unit_code="a", year=1)
     with pytest.raises(IncidentError, match="expected a dict"):
         workflow.do_engine_steps()
+
+
+def test_plain_params_pass_unchanged_and_only_spiff_pairs_are_flattened() -> None:
+    seen: dict[str, object] = {}
+    registry = ConnectorRegistry({"c": lambda data, params: seen.update(params)})  # type: ignore[func-returns-value]
+    engine = SafeScriptEngine(connectors=registry)
+    workflow = _workflow(engine, unit_code="a", year=1)
+    task = next(t for t in workflow.get_tasks() if t.task_spec.bpmn_id == "lookup")
+    result = engine.call_service(
+        task, operation_name="c", operation_params={"a": {"value": 1, "type": "int"}, "b": {"value": 2, "unit": "x"}}
+    )
+    assert result == "{}"
+    assert seen == {"a": 1, "b": {"value": 2, "unit": "x"}}

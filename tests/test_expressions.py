@@ -466,3 +466,10 @@ def test_callables_passed_among_the_names_can_be_called_but_not_dangerous_ones()
     text = "ga(unit, 'upper')"
     with pytest.raises(ExpressionError, match="forbidden"):
         evaluate_plain(text, {"ga": getattr, "unit": "snv"})
+
+
+def test_iterators_cannot_be_stored_in_data(engine: SafeScriptEngine, task: Task) -> None:
+    with pytest.raises(ExpressionError, match="a zip cannot be stored in data; use list"):
+        engine.execute(task, "pairs = zip([1], [2])")
+    engine.execute(task, "pairs = list(zip([1], [2]))\nwhen = date(2024, 3, 19)")
+    assert task.data == {"pairs": [(1, 2)], "when": dt.date(2024, 3, 19)}

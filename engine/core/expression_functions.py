@@ -26,8 +26,9 @@ MAX_INT_BITS = 100_000
 """Largest integer (in bits) ``**`` or ``*`` may produce; about 30,000 decimal digits."""
 MAX_FORMAT_WIDTH = 1_000
 """Largest width/precision in a format spec (f-string ``{x:>N}`` or ``'%Nd' % x``)."""
-MAX_WORK = 1_000_000
-"""Work units per evaluation or script run: statements, loop iterations, and elements built by range/+/*/join."""
+MAX_WORK = 300_000
+"""Work units per evaluation or script run: statements, loop iterations, and elements built by range/+/*/join.
+About one second of CPU at worst; a real approval script uses a few hundred."""
 
 
 def safe_range(*args: int) -> range:

@@ -11,6 +11,7 @@ per thread.
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import functools
 import types
 from collections.abc import Callable, Iterable
@@ -37,6 +38,11 @@ from engine.core.expression_functions import (
     safe_pow,
     safe_range,
 )
+
+STORABLE_TYPES = frozenset(
+    {str, int, float, bool, type(None), list, dict, tuple, set, dt.date, dt.datetime, dt.time, dt.timedelta}
+)
+"""What a script may assign to a name in the task data (checked at the top level only, for speed)."""
 
 
 class _Break(Exception):
@@ -184,6 +190,9 @@ class Interpreter(EvalWithCompoundTypes):
                 raise FeatureNotAvailable(f"name '{target.id}' is not allowed")
             if callable(value) or isinstance(value, types.ModuleType):
                 raise FeatureNotAvailable(f"functions cannot be stored in data ('{target.id}')")
+            if type(value) not in STORABLE_TYPES:
+                # zip/enumerate/range objects would only fail later, when the instance is saved
+                raise FeatureNotAvailable(f"a {type(value).__name__} cannot be stored in data; use list(...)")
             self.names[target.id] = value
         elif isinstance(target, ast.Subscript):
             container = self._eval(target.value)

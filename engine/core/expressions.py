@@ -189,8 +189,8 @@ class SafeScriptEngine(PythonScriptEngine):
         """Run the connector registered as ``operation_name``; returns its result as JSON.
 
         The connector gets a deep copy of the task data and the parameters as ``{name: value}`` (SpiffWorkflow's
-        ``{"value": v, "type": t}`` pairs are flattened). What it returns is merged into the task data and also
-        returned (SpiffWorkflow stores it under the service task's result variable).
+        ``{"value": v, "type": t}`` pairs are flattened; plain values pass as they are). What it returns is merged
+        into the task data and also returned (SpiffWorkflow stores it under the service task's result variable).
         """
         element_id = task.task_spec.bpmn_id
         connector = self.connectors.get(operation_name)
@@ -200,7 +200,7 @@ class SafeScriptEngine(PythonScriptEngine):
                 details={"connector": operation_name, "element_id": element_id},
             )
         params = {
-            name: value["value"] if isinstance(value, dict) and "value" in value else value
+            name: value["value"] if isinstance(value, dict) and value.keys() == {"value", "type"} else value
             for name, value in (operation_params or {}).items()
         }
         try:
