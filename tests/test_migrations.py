@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,35 @@ def schema_differences(engine: Engine) -> list[object]:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": False})
         return list(compare_metadata(context, Base.metadata))
+
+
+def upgrade_at_once(engine: Engine) -> None:
+    """Two workers starting together on an empty database: both must succeed, the schema made once."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def start() -> None:
+        try:
+            barrier.wait(timeout=10)
+            ensure_schema(engine)
+        except BaseException as err:  # re-raised in the test thread below
+            errors.append(err)
+
+    workers = [threading.Thread(target=start) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=60)
+    assert errors == []
+
+
+def test_two_workers_upgrading_an_empty_sqlite_database_at_once(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'race.sqlite3'}")
+    try:
+        upgrade_at_once(engine)
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
 
 
 def test_upgrade_of_an_empty_sqlite_database_matches_the_models(tmp_path):
@@ -90,7 +120,7 @@ def test_upgrade_of_an_empty_postgresql_database_matches_the_models():
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         engine = make_engine(base_url.set(database=name).render_as_string(hide_password=False))
         try:
-            upgrade(engine)
+            upgrade_at_once(engine)
             assert current_revision(engine) == head_revision()
             assert schema_differences(engine) == []
         finally:

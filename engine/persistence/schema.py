@@ -12,13 +12,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy import Connection, Engine, inspect, text
 
 from engine.persistence.db import make_engine
 from engine.persistence.models import Base
 
 # Resolved from this file so it works from a source tree and from an installed package alike.
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Any constant: PostgreSQL advisory lock key that makes several workers starting at once migrate one by one.
+_MIGRATION_LOCK = 0x7D6B7466
 
 
 def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:
@@ -48,6 +50,10 @@ def upgrade(engine_or_url: Engine | str, revision: str = "head") -> None:
     engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
     try:
         with engine.begin() as conn:
+            # SQLite already serialises writers (BEGIN IMMEDIATE); PostgreSQL needs a lock, held to commit,
+            # so that a second process reads the version table only after the first has finished.
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             command.upgrade(alembic_config(conn), revision)
     finally:
         if isinstance(engine_or_url, str):
