@@ -351,6 +351,7 @@ def test_bpmn_run_with_scripts_gateway_and_multi_instance(approved: bool, path: 
     data = workflow.data
     assert data["scores"] == [5, 7] and data["total"] == 12 and data["amount"] == 1200
     assert data["labels"] == ["LAN: 2", "NAM: 3"]
+    assert data["rounds"] == ["round 0", "round 1", "round 2"]  # loopCardinality len(ranked) + 1
     assert data["path"] == path
 
 
@@ -473,3 +474,26 @@ def test_iterators_cannot_be_stored_in_data(engine: SafeScriptEngine, task: Task
         engine.execute(task, "pairs = zip([1], [2])")
     engine.execute(task, "pairs = list(zip([1], [2]))\nwhen = date(2024, 3, 19)")
     assert task.data == {"pairs": [(1, 2)], "when": dt.date(2024, 3, 19)}
+
+
+def test_one_engine_is_safe_to_share_between_threads() -> None:
+    import threading
+
+    engine = SafeScriptEngine()
+    workflow = _workflow("approval", engine)
+    tasks = [_task(workflow, bpmn_id) for bpmn_id in ("start", "prepare", "each", "decide")]
+    for number, task in enumerate(tasks):
+        task.data["n"] = number
+    failures: list[str] = []
+
+    def work(task: Task) -> None:
+        for _ in range(2000):
+            if engine.evaluate(task, "[n for i in range(3)][0] * 10") != task.data["n"] * 10:
+                failures.append(task.task_spec.bpmn_id)
+
+    threads = [threading.Thread(target=work, args=(task,)) for task in tasks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
