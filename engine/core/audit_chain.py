@@ -30,7 +30,7 @@ def utc(moment: datetime) -> datetime:
 
 def format_time(moment: datetime) -> str:
     """ISO 8601 in UTC with microseconds and 'Z': one spelling per instant, whatever the backend returns."""
-    return utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc(moment).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def json_safe(value: Any, path: str = "data") -> Any:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, insert, select, update
+from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -65,21 +65,15 @@ def _chain(
     return rows
 
 
-def _move_head(session: Session, stream: str, old: tuple[int, str] | None, seq: int, last_hash: str) -> None:
-    if old is None:
-        try:
-            session.execute(insert(_heads).values(stream=stream, seq=seq, hash=last_hash))
-        except IntegrityError:
-            raise ConflictError(f"audit stream {stream} was started concurrently; retry")
-        return
-    moved = session.execute(
-        update(_heads)
-        .where(_heads.c.stream == stream, _heads.c.seq == old[0])
-        .values(seq=seq, hash=last_hash)
-        .execution_options(synchronize_session=False)
-    )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
-        raise ConflictError(f"audit stream {stream} was appended to concurrently; retry")
+# Built once: constructing and cache-keying statements costs more than running them on SQLite.
+_READ_HEAD = select(_heads.c.seq, _heads.c.hash).where(_heads.c.stream == bindparam("stream"))
+_NEW_HEAD = insert(_heads)
+_MOVE_HEAD = (
+    update(_heads)
+    .where(_heads.c.stream == bindparam("b_stream"), _heads.c.seq == bindparam("b_old_seq"))
+    .values(seq=bindparam("b_seq"), hash=bindparam("b_hash"))
+)
+_INSERT_EVENTS = insert(_events)
 
 
 def append_events(session: Session, clock: Clock, stream: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -91,14 +85,24 @@ def append_events(session: Session, clock: Clock, stream: str, events: list[dict
         return []
     # Truncated to what both backends keep (microseconds) and in UTC, so the value read back hashes the same.
     at = utc(clock.now())
-    head = session.execute(select(_heads.c.seq, _heads.c.hash).where(_heads.c.stream == stream)).first()
-    old = (head.seq, head.hash) if head is not None else None
-    seq, prev_hash = (old[0] + 1, old[1]) if old is not None else (1, GENESIS_HASH)
+    # Core on the session's connection: same transaction, none of the ORM's per-statement work.
+    conn = session.connection()
+    head = conn.execute(_READ_HEAD, {"stream": stream}).first()
+    seq, prev_hash = (head.seq + 1, head.hash) if head is not None else (1, GENESIS_HASH)
     rows = _chain(stream, seq, prev_hash, at, events)
-    _move_head(session, stream, old, rows[-1]["seq"], rows[-1]["hash"])
+    new_seq, new_hash = rows[-1]["seq"], rows[-1]["hash"]
     try:
-        session.execute(insert(_events), rows)
-    except IntegrityError:
+        if head is None:
+            conn.execute(_NEW_HEAD, {"stream": stream, "seq": new_seq, "hash": new_hash})
+        elif (
+            conn.execute(
+                _MOVE_HEAD, {"b_stream": stream, "b_old_seq": head.seq, "b_seq": new_seq, "b_hash": new_hash}
+            ).rowcount
+            != 1
+        ):
+            raise ConflictError(f"audit stream {stream} was appended to concurrently; retry")
+        conn.execute(_INSERT_EVENTS, rows)
+    except IntegrityError:  # the stream's first events, or events at the same seq, written by someone else
         raise ConflictError(f"audit stream {stream} was appended to concurrently; retry")
     return rows
 
