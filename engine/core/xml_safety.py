@@ -33,17 +33,33 @@ def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
-def parse_xml(data: bytes, filename: str, limit: int | None = None) -> etree._ElementTree:
-    """Parse ``data`` into an lxml tree, or raise DefinitionError with one Problem naming the file and line."""
-    cap = max_bytes() if limit is None else limit
-    if len(data) > cap:
-        raise _problem(filename, None, f"file is too large ({len(data):,} bytes; the limit is {cap:,} bytes)")
+def _find_declaration(data: bytes) -> tuple[str, int] | None:
     found = _DECLARATION.search(data)
     if found is not None:
-        kind = found.group(1).decode().upper()
+        return found.group(1).decode().upper(), _line_of(data, found.start())
+    if b"\x00" in data[:4] or data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16/32: scan the decoded text too
+        for encoding in ("utf-16", "utf-32"):
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            match = _DECLARATION.search(text.encode("utf-8", errors="ignore"))
+            if match is not None:
+                return match.group(1).decode().upper(), text.count("\n", 0, match.start()) + 1
+    return None
+
+
+def parse_xml(data: bytes, filename: str, limit: int | None = None) -> etree._ElementTree:
+    """Parse ``data`` into an lxml tree, or raise DefinitionError with one Problem naming the file and line."""
+    cap: int = max_bytes() if limit is None else limit
+    if len(data) > cap:
+        raise _problem(filename, None, f"file is too large ({len(data):,} bytes; the limit is {cap:,} bytes)")
+    declaration = _find_declaration(data)
+    if declaration is not None:
+        kind, line = declaration
         raise _problem(
             filename,
-            _line_of(data, found.start()),
+            line,
             f"{kind} declarations are not allowed in definition files (external entities and entity expansion "
             "are refused)",
         )
@@ -59,9 +75,9 @@ def parse_xml(data: bytes, filename: str, limit: int | None = None) -> etree._El
     try:
         root = etree.fromstring(data, parser=parser)
     except etree.XMLSyntaxError as err:
-        line = err.lineno if isinstance(err.lineno, int) else None
+        error_line: int | None = err.lineno if isinstance(err.lineno, int) else None
         message = str(err.msg or err).split(" (line")[0]
-        raise _problem(filename, line, f"malformed XML: {message}")
+        raise _problem(filename, error_line, f"malformed XML: {message}")
     except ValueError as err:  # e.g. an encoding declaration on a str, or an empty document
         raise _problem(filename, None, f"malformed XML: {err}")
     if root is None:
