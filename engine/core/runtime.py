@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SERIALIZER_VERSION
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
@@ -37,14 +38,23 @@ class StepFailure:
     expression: str | None = None
 
 
+class _WorkflowParts(BpmnWorkflowConverter):  # type: ignore[misc]
+    """SpiffWorkflow's own workflow converter, used for its parts (subprocesses, default attributes) and
+    deliberately not registered, so the registry's full converter (spec included) stays as it is."""
+
+    def __init__(self, registry: Any) -> None:
+        self.registry = registry
+        self.target_class = BpmnWorkflow
+        self.typename = "BpmnWorkflow"
+
+
 class StateCodec:
     """Instance state <-> bytes, leaving the spec out (it lives with the definition)."""
 
     def __init__(self, registry: Any) -> None:
         self.registry = registry
         self._encoder = create_encoder(registry, None)
-        # The registered converter knows how to rebuild subprocesses and default attributes; reuse it.
-        self._workflow_converter = registry.restore_from_dict["BpmnWorkflow"].__self__
+        self._workflow_converter = _WorkflowParts(registry)
 
     def dump(self, workflow: BpmnWorkflow) -> bytes:
         reg = self.registry
