@@ -6,6 +6,7 @@ is behind, so every CLI command and ``make run`` can call it cheaply at start-up
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -34,6 +35,7 @@ def alembic_config(connection: Connection | None = None, url: str | None = None)
     return cfg
 
 
+@functools.cache  # the migration scripts do not change while the process runs
 def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None, "no migrations found"
