@@ -346,3 +346,25 @@ def test_tdkt_audit_verify_exit_codes(tmp_path, clock):
         assert shown.returncode == 0 and len(shown.stdout.splitlines()) == 4 and "Bình Dương" in shown.stdout
     finally:
         engine.dispose()
+
+
+def test_an_event_added_behind_the_heads_back_is_caught(sessions, clock, db_engine):
+    ids = seed(sessions, clock)
+    with sessions() as s:
+        last = s.get(AuditEvent, ids[(I1, 4)])
+        assert last is not None
+        forged = {"stream": I1, "seq": 5, "at": last.at, "actor": "mallory", "action": "task.completed"}
+        forged.update(instance_id=1, task_guid=None, element_id=None, data={})
+        forged_hash = event_hash(last.hash, forged)
+    with db_engine.begin() as conn:  # a correctly chained event, but written with SQL, so the head still says 4
+        conn.execute(
+            text(
+                "INSERT INTO audit_event (stream, seq, at, actor, action, instance_id, data, prev_hash, hash)"
+                " VALUES (:stream, :seq, :at, :actor, :action, :instance_id, '{}', :prev, :hash)"
+            ),
+            {**forged, "at": last.at.replace(tzinfo=None), "prev": last.hash, "hash": forged_hash},
+        )
+    with sessions() as s:
+        result = verify(s)
+    assert not result.ok and (result.bad_stream, result.bad_seq) == (I1, 5)
+    assert "head records seq 4" in (result.reason or "")
