@@ -40,6 +40,7 @@ class ProcessBundle:
     content_hash: str
     warnings: list[Problem] = field(default_factory=list)
     connectors: set[str] = field(default_factory=set)
+    locations: dict[str, tuple[str, int]] = field(default_factory=dict)  # element id -> (file, line)
 
 
 @dataclass
@@ -278,6 +279,9 @@ def _build_bundle(
                 sources_used.update(decision_files[d] for d in task_spec.decisions if d in decision_files)
     warnings.extend(p for p in problems if p.severity == "warning" and p.file in sources_used and p not in warnings)
     sources = {name: texts[name] for name in sorted(sources_used) if name in texts}
+    locations = {
+        element: (name, line) for name in sorted(sources_used) for element, line in lines.get(name, {}).items()
+    }
     return ProcessBundle(
         key=pid,
         name=parser.process_parsers[pid].get_name(),
@@ -289,4 +293,5 @@ def _build_bundle(
         content_hash=_hash(pid, spec_json, task_meta, bundle_forms, sources),
         warnings=warnings,
         connectors=connectors,
+        locations=locations,
     )

@@ -78,7 +78,8 @@ def _connector_warnings(bundle: ProcessBundle, connectors: set[str]) -> list[Pro
                     f"connector {task_spec.connector!r} is not registered; this service task will stop with an "
                     "incident until it is"
                 )
-                warnings.append(Problem(spec.file or file, None, task_spec.bpmn_id, message, "warning"))
+                where, line = bundle.locations.get(task_spec.bpmn_id, (spec.file or file, None))
+                warnings.append(Problem(where, line, task_spec.bpmn_id, message, "warning"))
     return warnings
 
 
