@@ -350,6 +350,13 @@ def test_invoice_set_runs_to_the_approver() -> None:
     (task,) = workflow.get_tasks(state=TaskState.READY)
     assert task.task_spec.bpmn_id == "approveInvoice"
     assert task.data["approverGroups"] == ["accounting", "sales"]
+    # A stale classification in the data does not shadow the one the required decision computes.
+    stale = run(
+        bundles["invoice"],
+        {"amount": 30, "invoiceCategory": "Misc", "invoiceClassification": "budget"},
+        SafeScriptEngine(),
+    )
+    assert stale.get_tasks(state=TaskState.READY)[0].data["approverGroups"] == ["accounting", "sales"]
     task.data["approved"] = False  # -> ${!approved} -> the review call activity
     task.run()
     workflow.do_engine_steps()

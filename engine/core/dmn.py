@@ -229,7 +229,8 @@ def evaluate_decision(
 ) -> list[dict[str, Any]]:
     """The result rows (output name -> value) of ``decision_id`` after its hit policy; required decisions first.
 
-    ``evaluate(expression, extra)`` evaluates one Python expression over the task data plus ``extra`` names.
+    ``evaluate(expression, names)`` evaluates one Python expression over ``names``: the task data overlaid with the
+    decision's own names (required decisions' outputs, the value under test), which take precedence.
     """
     return _evaluate(decisions, decision_id, dict(data), evaluate, ())
 

@@ -15,6 +15,22 @@ from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 from engine.core.dmn import DecisionError, evaluate_decision, map_result
 
 
+class _Scope:
+    """The task as the script engine sees it, with the decision's names (inputs, required outputs) as its data.
+
+    The script engine gives task data precedence over extra names; a decision's own names must win instead (a stale
+    value of a required decision's output left in the task data must not shadow the fresh one).
+    """
+
+    __slots__ = ("data", "id", "task_spec", "workflow")
+
+    def __init__(self, task: Any, data: dict[str, Any]) -> None:
+        self.data = data
+        self.id = task.id
+        self.task_spec = task.task_spec
+        self.workflow = task.workflow
+
+
 class DecisionTask(SpiffBpmnTask):  # type: ignore[misc]
     """A business rule task: evaluates ``decision_ref`` (and what it requires) against the task data.
 
@@ -42,7 +58,7 @@ class DecisionTask(SpiffBpmnTask):  # type: ignore[misc]
         engine = my_task.workflow.script_engine
 
         def evaluate(expression: str, names: dict[str, Any]) -> Any:
-            return engine.evaluate(my_task, expression, external_context=names)
+            return engine.evaluate(_Scope(my_task, names), expression)
 
         try:
             rows = evaluate_decision(self.decisions, self.decision_ref, my_task.data, evaluate)
