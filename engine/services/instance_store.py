@@ -13,6 +13,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.core.runtime import SERIALIZER_VERSION, StepFailure, human_tasks, timer_due_dates, waiting_events
 from engine.errors import ConflictError, NotFoundError
@@ -78,15 +79,24 @@ def new_instance(
     return LoadedInstance(row, definition, workflow, [])
 
 
-def load_instance(session: Session, ctx: EngineContext, instance_id: int) -> LoadedInstance:
-    row = session.get(Instance, instance_id)
+def load_instance(
+    session: Session,
+    ctx: EngineContext,
+    instance_id: int,
+    *,
+    row: Instance | None = None,
+    open_tasks: list[HumanTask] | None = None,
+) -> LoadedInstance:
+    """Restore an instance. Callers that already hold its row and open task rows pass them (one query less)."""
+    row = row or session.get(Instance, instance_id)
     if row is None:
         raise NotFoundError(f"instance {instance_id} not found")
     definition = load_definition(session, row.definition_id)
     workflow = ctx.codec.load(row.state, definition.spec, definition.subprocess_specs, ctx.script_engine)
-    open_tasks = list(
-        session.scalars(select(HumanTask).where(HumanTask.instance_id == row.id, HumanTask.status.in_(OPEN)))
-    )
+    if open_tasks is None:
+        open_tasks = list(
+            session.scalars(select(HumanTask).where(HumanTask.instance_id == row.id, HumanTask.status.in_(OPEN)))
+        )
     loaded = LoadedInstance(row, definition, workflow, open_tasks)
     loaded.waits_before = waiting_events(workflow)
     loaded.timers_before = {str(t.id): due for t, due in timer_due_dates(workflow)}
@@ -122,21 +132,22 @@ def save_step(
     elif new_status == "incident":
         new_status = "running"
 
+    values = {
+        "state": ctx.codec.dump(workflow),
+        "version": row.version + 1,
+        "status": new_status,
+        "ended_at": ended_at,
+        "incident": incident,
+    }
     result = session.execute(
         update(Instance)
         .where(Instance.id == row.id, Instance.version == row.version)
-        .values(
-            state=ctx.codec.dump(workflow),
-            version=row.version + 1,
-            status=new_status,
-            ended_at=ended_at,
-            incident=incident,
-        )
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         raise ConflictError(f"instance {row.id} was changed by someone else; reload and try again")
-    session.expire(row)
+    _committed(row, values)
 
     ready = {} if new_status in ("cancelled", "completed") else {str(t.id): t for t in human_tasks(workflow)}
     for task_row in loaded.open_tasks:
@@ -145,7 +156,7 @@ def save_step(
             events.append(
                 {"action": "task.cancelled", "task_guid": task_row.task_guid, "element_id": task_row.element_id}
             )
-    _close_tasks(session, closed, now, actor)
+    _close_tasks(session, loaded, closed, now, actor)
     known = {t.task_guid for t in loaded.open_tasks}
     created = [t for guid, t in ready.items() if guid not in known]
     if created:
@@ -159,7 +170,16 @@ def save_step(
     append_events(session, ctx.clock, stream, events)
 
 
-def _close_tasks(session: Session, closed: dict[int, str], now: datetime, actor: str | None) -> None:
+def _committed(obj: Any, values: dict[str, Any]) -> None:
+    """Tell the session what a Core UPDATE already wrote, so it neither reloads nor writes it again."""
+    for key, value in values.items():
+        set_committed_value(obj, key, value)
+
+
+def _close_tasks(
+    session: Session, loaded: LoadedInstance, closed: dict[int, str], now: datetime, actor: str | None
+) -> None:
+    rows = {r.id: r for r in loaded.open_tasks}
     for status in set(closed.values()):
         ids = [i for i, s in closed.items() if s == status]
         values: dict[str, Any] = {"status": status, "completed_at": now}
@@ -173,6 +193,9 @@ def _close_tasks(session: Session, closed: dict[int, str], now: datetime, actor:
         )
         if result.rowcount != len(ids):
             raise ConflictError("the task was already completed or cancelled by someone else")
+        for task_id in ids:
+            if task_id in rows:
+                _committed(rows[task_id], values)
 
 
 def _open_tasks(

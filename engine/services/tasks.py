@@ -73,8 +73,6 @@ def inbox(
 
 
 def _entitled(session: Session, ctx: EngineContext, user_id: str, row: HumanTask, *, ignore_assignee: bool) -> bool:
-    if "admin" in user_capabilities(session, user_id):
-        return True
     return can_work_on(
         session,
         user_id,
@@ -84,7 +82,7 @@ def _entitled(session: Session, ctx: EngineContext, user_id: str, row: HumanTask
         candidate_users=list(row.candidate_users or []),
         assignee=None if ignore_assignee else row.assignee,
         at=ctx.now(),
-    )
+    ) or "admin" in user_capabilities(session, user_id)
 
 
 def _audit(session: Session, ctx: EngineContext, row: HumanTask, action: str, actor: str, data: dict[str, Any]) -> None:
@@ -180,14 +178,28 @@ def task_form(session: Session, ctx: EngineContext, row: HumanTask) -> dict[str,
     return definition.forms.get(row.form_key) if row.form_key else None
 
 
+def _task_with_instance(session: Session, task_id: int) -> tuple[HumanTask, Instance, list[HumanTask]]:
+    """The task, its instance and the instance's open tasks, in one query when the task is open."""
+    instance_of_task = select(HumanTask.instance_id).where(HumanTask.id == task_id).scalar_subquery()
+    found = session.execute(
+        select(HumanTask, Instance)
+        .join(Instance, Instance.id == HumanTask.instance_id)
+        .where(HumanTask.instance_id == instance_of_task, HumanTask.status.in_(OPEN))
+    ).all()
+    open_rows = [r[0] for r in found]
+    row = next((r for r in open_rows if r.id == task_id), None)
+    if row is None:
+        row = get_task(session, task_id)
+        raise ConflictError(f"task {task_id} is already {row.status}")
+    return row, found[0][1], open_rows
+
+
 def complete(
     session: Session, ctx: EngineContext, task_id: int, user_id: str, data: dict[str, Any] | None = None
 ) -> HumanTask:
     """Complete a task with the form's data and run the instance to its next wait states, in one transaction."""
     data = data or {}
-    row = get_task(session, task_id)
-    if row.status not in OPEN:
-        raise ConflictError(f"task {task_id} is already {row.status}")
+    row, instance, open_rows = _task_with_instance(session, task_id)
     if row.assignee is not None and row.assignee != user_id:
         if row.assignee not in _acting_for(session, ctx, user_id) and "admin" not in user_capabilities(
             session, user_id
@@ -195,9 +207,9 @@ def complete(
             raise PermissionDeniedError(f"task {task_id} is claimed by {row.assignee}")
     elif not _entitled(session, ctx, user_id, row, ignore_assignee=True):
         raise PermissionDeniedError(f"user {user_id} may not work on task {task_id}")
-    loaded = load_instance(session, ctx, row.instance_id)
-    if loaded.row.status != "running":
-        raise ConflictError(f"instance {row.instance_id} is {loaded.row.status}; its tasks cannot be completed")
+    if instance.status != "running":
+        raise ConflictError(f"instance {row.instance_id} is {instance.status}; its tasks cannot be completed")
+    loaded = load_instance(session, ctx, row.instance_id, row=instance, open_tasks=open_rows)
     schema = loaded.definition.forms.get(row.form_key) if row.form_key else None
     validate_submission(schema, data, row.form_key)
     task = find_task(loaded.workflow, row.task_guid)
@@ -215,5 +227,4 @@ def complete(
         }
     ]
     save_step(session, ctx, loaded, actor=user_id, events=events, failure=failure, closed={row.id: "completed"})
-    session.refresh(row)
     return row
