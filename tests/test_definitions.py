@@ -326,7 +326,11 @@ def test_camunda_fixture_service_tasks_and_assignment() -> None:
     assert any("check: warning: form key 'embedded:app:forms/check.html'" in w for w in warnings)
     seen: list[str] = []
     registry = ConnectorRegistry({n: (lambda d, p, n=n: seen.append(n)) for n in required_connectors(bundle)})
-    workflow = run(bundle, {"amount": 21}, SafeScriptEngine(connectors=registry))
+    sent: list[dict[str, Any]] = []
+    registry.register("email", lambda data, params: sent.append(params) or seen.append("email"))
+    data = {"amount": 21, "applicant": {"email": "an@example.vn"}}
+    workflow = run(bundle, data, SafeScriptEngine(connectors=registry))
+    assert sent == [{"to": "an@example.vn", "subject": "Hồ sơ đã nhận"}]
     (task,) = workflow.get_tasks(state=TaskState.READY)
     assert task.task_spec.bpmn_id == "approve"
     assert task.data["doubled"] == 42
@@ -422,6 +426,18 @@ def test_hostile_condition_and_timer_are_refused() -> None:
 def test_things_the_engine_cannot_run_are_errors(body: str, needle: str) -> None:
     errors = errors_of([("x.bpmn", one_task(body))])
     assert any(needle in e for e in errors), errors
+
+
+def test_hostile_spiff_pre_script_is_refused() -> None:
+    body = (
+        '<userTask id="t"><extensionElements><spiffworkflow:preScript>__import__("os")</spiffworkflow:preScript>'
+        "</extensionElements></userTask>"
+    )
+    data = one_task(body).replace(
+        b"<definitions ", b'<definitions xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" '
+    )
+    errors = errors_of([("pre.bpmn", data)])
+    assert any(" t: preScript refused" in e for e in errors), errors
 
 
 def test_untranslatable_condition_is_an_error() -> None:

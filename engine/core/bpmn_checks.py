@@ -173,6 +173,15 @@ def _prepare_flow_nodes(root: etree._Element, check: FileCheck) -> None:
             check.add(script, "script task has no script")
         else:
             check.check(script, body.text or "", "script", mode="exec")
+    for tag in ("preScript", "postScript"):
+        for node in root.iter(f"{{{SPIFF_NS}}}{tag}"):
+            if (node.text or "").strip():
+                check.check(node.getparent().getparent(), node.text or "", tag, mode="exec")
+    for cond in root.iter(_q("loopCondition")):
+        _rewrite_expression(check, cond, "loop condition", cond.getparent().getparent().get("id"))
+    for event in root.iter(_q("conditionalEventDefinition")):
+        for cond in event.findall(_q("condition")):
+            _rewrite_expression(check, cond, "event condition", event.getparent().get("id"))
     for loop in root.iter(_q("multiInstanceLoopCharacteristics")):
         _prepare_multi_instance(loop, check)
     for task in root.iter(_q("businessRuleTask")):
@@ -209,7 +218,7 @@ def _prepare_flow_nodes(root: etree._Element, check: FileCheck) -> None:
 
 
 def _prepare_service_tasks(root: etree._Element, check: FileCheck) -> None:
-    from engine.core.bpmn_parser import connector_of, expression_of  # the parser module imports this one's helpers
+    from engine.core.bpmn_parser import camunda_input_parameters, connector_of, expression_of  # avoids a cycle
 
     for task in root.iter(_q("serviceTask")):
         connector, params, _ = connector_of(task)
@@ -233,6 +242,19 @@ def _prepare_service_tasks(root: etree._Element, check: FileCheck) -> None:
             )
         for name, value in params.items():
             check.check(task, value, f"service task parameter {name!r}")
+        for message in camunda_input_parameters(task)[1]:
+            check.add(task, f"service task {message}; it is not passed to the connector", "warning")
+    for ns in CAMUNDA_NAMESPACES:
+        for mapping in root.iter(f"{{{ns}}}inputOutput"):
+            owner = mapping.getparent().getparent()
+            outputs = mapping.findall(f"{{{ns}}}outputParameter")
+            if local(owner) != "serviceTask" or outputs:
+                check.add(
+                    owner,
+                    "camunda:inputOutput mappings are not applied here (only a service task's input "
+                    "parameters are, as connector parameters)",
+                    "warning",
+                )
 
 
 def _implicit_splits(root: etree._Element, check: FileCheck) -> None:

@@ -14,10 +14,10 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 
-from engine.core.camunda_compat import TranslationError, is_juel, translate_juel
+from engine.core.camunda_compat import TranslationError, is_juel, translate_juel, translate_value
 from engine.core.dmn import decision_closure
 from engine.core.specs import ConnectorServiceTask, DecisionTask
-from engine.core.task_meta import camunda, spiff_extension
+from engine.core.task_meta import BPMN_NS, CAMUNDA_NAMESPACES, camunda, spiff_extension
 
 
 class DecisionTaskParser(SpiffTaskParser):  # type: ignore[misc]
@@ -61,6 +61,26 @@ def expression_of(node: Any) -> str | None:
         return None
 
 
+def camunda_input_parameters(node: Any) -> tuple[dict[str, str], list[str]]:
+    """``camunda:inputOutput`` input parameters as expressions (JUEL translated, text as a string literal).
+
+    Returns the parameters and what could not be taken (nested maps, lists and scripts, untranslatable JUEL).
+    """
+    params: dict[str, str] = {}
+    refused: list[str] = []
+    for ns in CAMUNDA_NAMESPACES:
+        for param in node.findall(f"{{{BPMN_NS}}}extensionElements/{{{ns}}}inputOutput/{{{ns}}}inputParameter"):
+            name = param.get("name") or ""
+            if len(param):
+                refused.append(f"input parameter {name!r} uses a nested map, list or script")
+                continue
+            try:
+                params[name] = translate_value(param.text or "")
+            except TranslationError as err:
+                refused.append(f"input parameter {name!r}: {err}")
+    return params, refused
+
+
 def connector_of(node: Any) -> tuple[str | None, dict[str, str], str | None]:
     """(connector name, parameter expressions, result variable) of a service task in any dialect."""
     operator = SpiffTaskParser._parse_extensions(node).get("serviceTaskOperator")
@@ -68,22 +88,23 @@ def connector_of(node: Any) -> tuple[str | None, dict[str, str], str | None]:
         params = {name: p["value"] for name, p in operator.get("parameters", {}).items()}
         return operator["name"], params, operator.get("resultVariable")
     result = camunda(node, "resultVariable")
+    params, _ = camunda_input_parameters(node)
     if camunda(node, "type") == "external" and camunda(node, "topic"):
-        return camunda(node, "topic"), {}, result
+        return camunda(node, "topic"), params, result
     if camunda(node, "class"):
-        return camunda(node, "class"), {}, result
+        return camunda(node, "class"), params, result
     delegate = camunda(node, "delegateExpression")
     if delegate:
         try:
-            return (translate_juel(delegate) if is_juel(delegate) else delegate), {}, result
+            return (translate_juel(delegate) if is_juel(delegate) else delegate), params, result
         except TranslationError:
-            return delegate, {}, result
+            return delegate, params, result
     if camunda(node, "expression"):
-        return camunda(node, "expression"), {}, result
+        return camunda(node, "expression"), params, result
     implementation = node.get("implementation") or ""
     if implementation and not implementation.startswith("##"):
-        return implementation, {}, result
-    return None, {}, result
+        return implementation, params, result
+    return None, params, result
 
 
 class ConnectorTaskParser(SpiffTaskParser):  # type: ignore[misc]
