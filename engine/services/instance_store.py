@@ -11,7 +11,7 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -24,6 +24,28 @@ from engine.services.context import EngineContext
 from engine.services.definitions import LoadedDefinition, load_definition
 
 OPEN = ("open", "claimed")
+
+# Statements on the hot path are built once: building and cache-keying them costs more than running them.
+_instances = Instance.__table__
+_human_tasks = HumanTask.__table__
+_UPDATE_INSTANCE = (
+    update(_instances)
+    .where(_instances.c.id == bindparam("b_id"), _instances.c.version == bindparam("b_version"))
+    .values(
+        state=bindparam("state"),
+        version=bindparam("version"),
+        status=bindparam("status"),
+        ended_at=bindparam("ended_at"),
+        incident=bindparam("incident"),
+    )
+)
+_CLOSE_TASKS = (
+    update(_human_tasks)
+    .where(_human_tasks.c.id.in_(bindparam("b_ids", expanding=True)), _human_tasks.c.status.in_(OPEN))
+    .values(status=bindparam("status"), completed_at=bindparam("completed_at"), completed_by=bindparam("completed_by"))
+)
+_INSERT_TASKS = insert(_human_tasks).returning(_human_tasks.c.id, sort_by_parameter_order=True)
+_INSERT_CANDIDATES = insert(TaskCandidate.__table__)
 
 
 def json_safe(value: Any) -> Any:
@@ -139,12 +161,8 @@ def save_step(
         "ended_at": ended_at,
         "incident": incident,
     }
-    result = session.execute(
-        update(Instance)
-        .where(Instance.id == row.id, Instance.version == row.version)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    conn = session.connection()
+    result = conn.execute(_UPDATE_INSTANCE, {"b_id": row.id, "b_version": row.version, **values})
     if result.rowcount != 1:
         raise ConflictError(f"instance {row.id} was changed by someone else; reload and try again")
     _committed(row, values)
@@ -182,15 +200,12 @@ def _close_tasks(
     rows = {r.id: r for r in loaded.open_tasks}
     for status in set(closed.values()):
         ids = [i for i, s in closed.items() if s == status]
-        values: dict[str, Any] = {"status": status, "completed_at": now}
-        if status == "completed":
-            values["completed_by"] = actor
-        result = session.execute(
-            update(HumanTask)
-            .where(HumanTask.id.in_(ids), HumanTask.status.in_(OPEN))
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        values: dict[str, Any] = {
+            "status": status,
+            "completed_at": now,
+            "completed_by": actor if status == "completed" else None,
+        }
+        result = session.connection().execute(_CLOSE_TASKS, {"b_ids": ids, **values})
         if result.rowcount != len(ids):
             raise ConflictError("the task was already completed or cancelled by someone else")
         for task_id in ids:
@@ -225,10 +240,11 @@ def _open_tasks(
                 "created_at": now,
             }
         )
-    ids = list(session.scalars(insert(HumanTask).returning(HumanTask.id, sort_by_parameter_order=True), rows))
+    conn = session.connection()
+    ids = list(conn.execute(_INSERT_TASKS, rows).scalars())
     candidates = [c | {"task_id": task_id} for task_id, a in zip(ids, assignments, strict=True) for c in a.candidates()]
     if candidates:
-        session.execute(insert(TaskCandidate), candidates)
+        conn.execute(_INSERT_CANDIDATES, candidates)
     for row, assignment in zip(rows, assignments, strict=True):
         events.append(
             {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, exists, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from engine.core.forms import validate_submission
@@ -178,14 +178,20 @@ def task_form(session: Session, ctx: EngineContext, row: HumanTask) -> dict[str,
     return definition.forms.get(row.form_key) if row.form_key else None
 
 
+_TASK_WITH_INSTANCE = (
+    select(HumanTask, Instance)
+    .join(Instance, Instance.id == HumanTask.instance_id)
+    .where(
+        HumanTask.instance_id
+        == select(HumanTask.instance_id).where(HumanTask.id == bindparam("task_id")).scalar_subquery(),
+        HumanTask.status.in_(OPEN),
+    )
+)
+
+
 def _task_with_instance(session: Session, task_id: int) -> tuple[HumanTask, Instance, list[HumanTask]]:
     """The task, its instance and the instance's open tasks, in one query when the task is open."""
-    instance_of_task = select(HumanTask.instance_id).where(HumanTask.id == task_id).scalar_subquery()
-    found = session.execute(
-        select(HumanTask, Instance)
-        .join(Instance, Instance.id == HumanTask.instance_id)
-        .where(HumanTask.instance_id == instance_of_task, HumanTask.status.in_(OPEN))
-    ).all()
+    found = session.execute(_TASK_WITH_INSTANCE, {"task_id": task_id}).all()
     open_rows = [r[0] for r in found]
     row = next((r for r in open_rows if r.id == task_id), None)
     if row is None:
