@@ -449,6 +449,22 @@ def test_untranslatable_condition_is_an_error() -> None:
     assert any(" late: condition: cannot translate '${dateTime().isAfter(due)}'" in e for e in errors), errors
 
 
+def test_feel_conditions_are_translated() -> None:
+    body = """<startEvent id="s"/><exclusiveGateway id="g" default="no"/><endEvent id="e"/><endEvent id="e2"/>
+      <sequenceFlow id="f1" sourceRef="s" targetRef="g"/><sequenceFlow id="no" sourceRef="g" targetRef="e"/>
+      <sequenceFlow id="yes" sourceRef="g" targetRef="e2"><conditionExpression>= not(fraud)</conditionExpression>
+      </sequenceFlow>"""
+    (bundle,) = parse_files([("feel.bpmn", bpmn(body))]).bundles
+    workflow = run(bundle, {"fraud": False}, SafeScriptEngine())
+    assert workflow.is_completed()
+    ends = [
+        t.task_spec.bpmn_id
+        for t in workflow.get_tasks()
+        if t.task_spec.bpmn_id in ("e", "e2") and t.has_state(TaskState.COMPLETED)
+    ]
+    assert ends == ["e2"]
+
+
 def test_listeners_and_documentation_constructs_are_warnings() -> None:
     body = """<userTask id="t"><extensionElements><camunda:taskListener event="create">
       <camunda:script scriptFormat="groovy">x</camunda:script></camunda:taskListener></extensionElements></userTask>

@@ -14,7 +14,7 @@ from typing import Any
 
 from lxml import etree
 
-from engine.core.camunda_compat import TranslationError, is_juel, translate_juel, translate_timer
+from engine.core.camunda_compat import TranslationError, is_juel, translate_feel, translate_juel, translate_timer
 from engine.core.task_meta import (
     BPMN_NS,
     CAMUNDA_NAMESPACES,
@@ -129,11 +129,18 @@ def _prepare_executable(root: etree._Element, check: FileCheck) -> None:
                 check.add(process, 'process is isExecutable="false"; not deployed', "warning")
 
 
-def _rewrite_expression(check: FileCheck, node: etree._Element, what: str, element: str | None) -> None:
+def _rewrite_expression(
+    check: FileCheck, node: etree._Element, what: str, element: str | None, feel: bool = False
+) -> None:
+    """Translate JUEL (``${...}``) or FEEL (FEEL language, or Zeebe's leading ``=``) in place, then check it."""
     text = node.text or ""
-    if is_juel(text):
+    stripped = text.strip()
+    if is_juel(text) or feel or stripped.startswith("="):
         try:
-            text = translate_juel(text)
+            if is_juel(text):
+                text = translate_juel(text)
+            else:
+                text = translate_feel(stripped[1:] if stripped.startswith("=") else stripped)
         except TranslationError as err:
             check.add(node, f"{what}: {err}", element=element)
             return
@@ -146,10 +153,11 @@ def _prepare_flow_nodes(root: etree._Element, check: FileCheck) -> None:
     for flow in root.iter(_q("sequenceFlow")):
         for cond in flow.findall(_q("conditionExpression")):
             language = (cond.get("language") or "").lower()
-            if language and "python" not in language and "juel" not in language:
+            feel = "feel" in language
+            if language and not feel and "python" not in language and "juel" not in language:
                 check.add(flow, f"condition language {cond.get('language')!r} is not supported; write Python")
                 continue
-            _rewrite_expression(check, cond, "condition", flow.get("id"))
+            _rewrite_expression(check, cond, "condition", flow.get("id"), feel)
     for tag in ("timeDuration", "timeDate", "timeCycle"):
         for node in root.iter(_q(tag)):
             event = node.getparent().getparent()
