@@ -416,6 +416,7 @@ def test_hostile_condition_and_timer_are_refused() -> None:
         ('<scriptTask id="t" scriptFormat="javascript"><script>x = 1</script></scriptTask>', "script format"),
         ('<task id="t"><multiInstanceLoopCharacteristics/></task>', "t: multi-instance task has no loopCardinality"),
         ('<subProcess id="t"><task id="inner"/></subProcess>', "t: subprocess has no start event"),
+        ('<complexGateway id="t"/>', "t: bpmn:complexGateway is not supported by this engine"),
         (
             '<userTask id="t"><extensionElements><camunda:properties><camunda:property name="dueDate" '
             "value=\"__import__('os')\"/></camunda:properties></extensionElements></userTask>",

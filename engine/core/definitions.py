@@ -76,6 +76,8 @@ def _problem_from(err: BaseException, file: str, lines: dict[str, dict[str, int]
         if line is None and element:
             line = lines.get(file, {}).get(element)
         message = str(err.args[0]) if err.args else str(err)
+        if message.startswith("There is no support implemented"):
+            message = f"{err.tag or 'this element'} is not supported by this engine"
         return Problem(file, line, element, _CLEARER.get(message, message))
     return Problem(file, None, None, f"cannot parse: {type(err).__name__}: {err}")
 
