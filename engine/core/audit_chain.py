@@ -68,9 +68,13 @@ def json_safe(value: Any, path: str = "data") -> Any:
     raise TypeError(f"{path}: a {type(value).__name__} cannot be stored in the audit log")
 
 
+# One encoder for every call: json.dumps builds a new one whenever it is given options.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def canonical_json(value: Any) -> str:
     """Sorted keys, no spaces, UTF-8 text as is: equal values always give equal strings."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _CANONICAL.encode(value)
 
 
 def event_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:

@@ -219,7 +219,7 @@ def _walk(rows: Iterable[Any]) -> VerifyResult | tuple[int, int]:
             reason = f"seq {row.seq} where {expected_seq} was expected (an event was removed, added or moved)"
         elif row.prev_hash != prev_hash:
             reason = "its prev_hash does not match the previous event's hash"
-        elif event_hash(row.prev_hash, row._mapping) != row.hash:
+        elif event_hash(row.prev_hash, row._asdict()) != row.hash:
             reason = "its content does not match its hash (the event was altered)"
         if reason:
             return VerifyResult(False, count, streams, row.id, row.stream, row.seq, reason)
