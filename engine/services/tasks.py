@@ -206,9 +206,10 @@ def complete(
     """Complete a task with the form's data and run the instance to its next wait states, in one transaction."""
     data = data or {}
     row, instance, open_rows = _task_with_instance(session, task_id)
-    if row.assignee is not None and row.assignee != user_id:
-        if row.assignee not in _acting_for(session, ctx, user_id) and "admin" not in user_capabilities(
-            session, user_id
+    if row.assignee is not None:
+        if row.assignee != user_id and (
+            row.assignee not in _acting_for(session, ctx, user_id)
+            and "admin" not in user_capabilities(session, user_id)
         ):
             raise PermissionDeniedError(f"task {task_id} is claimed by {row.assignee}")
     elif not _entitled(session, ctx, user_id, row, ignore_assignee=True):
