@@ -22,19 +22,25 @@ def ctx(clock):
 def plan(sessions, clock):
     with sessions() as s, s.begin():
         make_org(s)
-        deploy_files(s, clock, RUNTIME / "plan_approval.bpmn", RUNTIME / "plan_draft.json", RUNTIME / "plan_review.json")
+        deploy_files(
+            s, clock, RUNTIME / "plan_approval.bpmn", RUNTIME / "plan_draft.json", RUNTIME / "plan_review.json"
+        )
 
 
 def start_plan(sessions, ctx, unit="SYT"):
     with sessions() as s, s.begin():
-        return instances.start_instance(s, ctx, key="plan_approval", business_key="KH-2024", unit_id=unit,
-                                        data={"year": 2024}, actor="an.officer").id
+        return instances.start_instance(
+            s, ctx, key="plan_approval", business_key="KH-2024", unit_id=unit, data={"year": 2024}, actor="an.officer"
+        ).id
 
 
 def only_open_task(sessions, instance_id):
     with sessions() as s:
-        rows = list(s.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id,
-                                                      HumanTask.status.in_(("open", "claimed")))))
+        rows = list(
+            s.scalars(
+                select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.status.in_(("open", "claimed")))
+            )
+        )
     assert len(rows) == 1, rows
     return rows[0]
 
@@ -42,7 +48,12 @@ def only_open_task(sessions, instance_id):
 def test_plan_is_drafted_by_the_units_officer_and_approved_by_its_head(sessions, ctx, plan):
     iid = start_plan(sessions, ctx)
     draft = only_open_task(sessions, iid)
-    assert (draft.element_id, draft.role_id, draft.unit_id, draft.form_key) == ("draft_plan", "unit_officer", "SYT", "plan_draft")
+    assert (draft.element_id, draft.role_id, draft.unit_id, draft.form_key) == (
+        "draft_plan",
+        "unit_officer",
+        "SYT",
+        "plan_draft",
+    )
 
     with sessions() as s:
         assert [t.id for t in tasks.inbox(s, ctx, "an.officer")] == [draft.id]
@@ -72,9 +83,17 @@ def test_plan_is_drafted_by_the_units_officer_and_approved_by_its_head(sessions,
         assert inst.status == "completed" and inst.ended_at is not None
         data = instances.instance_data(s, ctx, iid)
         assert data["title"] == "Kế hoạch thi đua 2024" and data["decision"] == "approve" and data["year"] == 2024
-        actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.instance_id == iid).order_by(AuditEvent.seq)))
-        assert actions == ["instance.started", "task.created", "task.completed", "task.created", "task.completed",
-                           "instance.completed"]
+        actions = list(
+            s.scalars(select(AuditEvent.action).where(AuditEvent.instance_id == iid).order_by(AuditEvent.seq))
+        )
+        assert actions == [
+            "instance.started",
+            "task.created",
+            "task.completed",
+            "task.created",
+            "task.completed",
+            "instance.completed",
+        ]
         actors = list(s.scalars(select(AuditEvent.actor).where(AuditEvent.action == "task.completed")))
         assert actors == ["an.officer", "cuong.head"]
         assert verify(s).ok
@@ -85,8 +104,13 @@ def test_a_returned_plan_goes_back_to_the_officer(sessions, ctx, plan):
     with sessions() as s, s.begin():
         tasks.complete(s, ctx, only_open_task(sessions, iid).id, "an.officer", {"title": "Bản đầu", "targets": 1})
     with sessions() as s, s.begin():
-        tasks.complete(s, ctx, only_open_task(sessions, iid).id, "cuong.head",
-                       {"decision": "return", "comments": "Bổ sung chỉ tiêu"})
+        tasks.complete(
+            s,
+            ctx,
+            only_open_task(sessions, iid).id,
+            "cuong.head",
+            {"decision": "return", "comments": "Bổ sung chỉ tiêu"},
+        )
     again = only_open_task(sessions, iid)
     assert again.element_id == "draft_plan"
     with sessions() as s, s.begin():
@@ -123,9 +147,17 @@ def test_claim_unclaim_reassign(sessions, ctx, plan):
     with sessions() as s, s.begin():
         tasks.complete(s, ctx, draft.id, "binh.officer", {"title": "Kế hoạch", "targets": 2})
     with sessions() as s:
-        actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.instance_id == iid).order_by(AuditEvent.seq)))
-    assert actions[:6] == ["instance.started", "task.created", "task.claimed", "task.unclaimed", "task.reassigned",
-                           "task.completed"]
+        actions = list(
+            s.scalars(select(AuditEvent.action).where(AuditEvent.instance_id == iid).order_by(AuditEvent.seq))
+        )
+    assert actions[:6] == [
+        "instance.started",
+        "task.created",
+        "task.claimed",
+        "task.unclaimed",
+        "task.reassigned",
+        "task.completed",
+    ]
 
 
 def test_completing_twice_conflicts_and_unknown_things_are_not_found(sessions, ctx, plan):
@@ -194,4 +226,64 @@ def test_message_signal_and_an_incident_that_an_operator_retries(sessions, ctx, 
         data = instances.instance_data(s, ctx, iid)
         assert data["counter"] == 1 and data["archived"] is True
         assert len(archived) == 1
+        assert verify(s).ok
+
+
+def test_lane_owners_data_names_who_may_take_a_lane(sessions, ctx, plan):
+    with sessions() as s, s.begin():
+        iid = instances.start_instance(s, ctx, key="plan_approval", unit_id="SGD", actor="admin",
+                                       data={"lane_owners": {"Unit officer": ["an.officer"]}}).id
+    draft = only_open_task(sessions, iid)
+    with sessions() as s:
+        assert [t.id for t in tasks.inbox(s, ctx, "an.officer")] == [draft.id]  # named, though of another unit
+        assert [t.id for t in tasks.inbox(s, ctx, "dung.officer")] == [draft.id]  # the lane's role in SGD
+    with sessions() as s, s.begin():
+        tasks.complete(s, ctx, draft.id, "an.officer", {"title": "Kế hoạch", "targets": 1})
+
+
+def test_a_delegate_works_for_the_head_on_leave(sessions, ctx, plan, clock):
+    from datetime import timedelta
+
+    from engine.persistence.models import Delegation
+
+    iid = start_plan(sessions, ctx)
+    with sessions() as s, s.begin():
+        tasks.complete(s, ctx, only_open_task(sessions, iid).id, "an.officer", {"title": "Kế hoạch", "targets": 1})
+        s.add(Delegation(from_user_id="cuong.head", to_user_id="binh.officer", starts_at=clock.now(),
+                         ends_at=clock.now() + timedelta(days=3)))
+    review = only_open_task(sessions, iid)
+    with sessions() as s:
+        assert [t.id for t in tasks.inbox(s, ctx, "binh.officer")] == [review.id]
+    clock.advance(timedelta(days=4))  # the leave is over
+    with sessions() as s:
+        assert tasks.inbox(s, ctx, "binh.officer") == []
+    with sessions() as s, s.begin(), pytest.raises(PermissionDeniedError):
+        tasks.complete(s, ctx, review.id, "binh.officer", {"decision": "approve"})
+
+
+def test_a_refused_completion_saves_nothing(sessions, ctx, plan):
+    iid = start_plan(sessions, ctx)
+    with sessions() as s, s.begin():
+        tasks.complete(s, ctx, only_open_task(sessions, iid).id, "an.officer", {"title": "Kế hoạch", "targets": 1})
+    review = only_open_task(sessions, iid)
+    with sessions() as s, s.begin(), pytest.raises(ValidationError):
+        tasks.complete(s, ctx, review.id, "cuong.head", {"decision": "maybe"})
+    with sessions() as s:
+        assert s.get(Instance, iid).version == 2
+        assert s.get(HumanTask, review.id).status == "open"
+
+
+def test_a_gateway_no_condition_matches_is_an_incident_naming_it(sessions, ctx, clock):
+    with sessions() as s, s.begin():
+        make_org(s)
+        deploy_files(s, clock, RUNTIME / "plan_approval.bpmn")  # no forms: nothing checks "decision"
+    iid = start_plan(sessions, ctx)
+    with sessions() as s, s.begin():
+        tasks.complete(s, ctx, only_open_task(sessions, iid).id, "an.officer", {"title": "Kế hoạch"})
+    with sessions() as s, s.begin():
+        tasks.complete(s, ctx, only_open_task(sessions, iid).id, "cuong.head", {"decision": "maybe"})
+    with sessions() as s:
+        inst = s.get(Instance, iid)
+        assert inst.status == "incident"
+        assert inst.incident["element_id"] == "approved_gw"
         assert verify(s).ok
