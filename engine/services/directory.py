@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, select, union
+from sqlalchemy import ColumnElement, bindparam, select, union
 from sqlalchemy.orm import Session, aliased
 
 from engine.persistence.models import Delegation, Membership, User
@@ -25,7 +26,7 @@ from engine.persistence.models import Delegation, Membership, User
 _delegate = aliased(User)
 
 
-def _active_delegations(at: datetime) -> list[ColumnElement[bool]]:
+def _active_delegations(at: Any) -> list[ColumnElement[bool]]:
     """Conditions for a delegation in force at ``at`` whose delegate is an active user."""
     return [
         Delegation.starts_at <= at,
@@ -53,19 +54,27 @@ def users_with_role(session: Session, role_id: str, unit_id: str | None, at: dat
     return sorted(session.scalars(union(holders, acting)))
 
 
-def roles_of(session: Session, user_id: str, at: datetime) -> set[tuple[str, str]]:
-    """(role, unit) pairs the user holds at ``at``, their own and those of everyone they act for."""
+def _roles_of_statement() -> Any:
     own = (
         select(Membership.role_id, Membership.unit_id)
         .join(User, User.id == Membership.user_id)
-        .where(Membership.user_id == user_id, User.active.is_(True))
+        .where(Membership.user_id == bindparam("user_id"), User.active.is_(True))
     )
     delegated = (
         select(Membership.role_id, Membership.unit_id)
         .join(Delegation, Delegation.from_user_id == Membership.user_id)
-        .where(Delegation.to_user_id == user_id, *_active_delegations(at))
+        .where(Delegation.to_user_id == bindparam("user_id"), *_active_delegations(bindparam("at")))
     )
-    return {(row[0], row[1]) for row in session.execute(union(own, delegated))}
+    return union(own, delegated)
+
+
+# Built once: on the completion path, building the statement costs more than running it.
+_ROLES_OF = _roles_of_statement()
+
+
+def roles_of(session: Session, user_id: str, at: datetime) -> set[tuple[str, str]]:
+    """(role, unit) pairs the user holds at ``at``, their own and those of everyone they act for."""
+    return {(row[0], row[1]) for row in session.connection().execute(_ROLES_OF, {"user_id": user_id, "at": at})}
 
 
 def acting_for(session: Session, user_id: str, at: datetime) -> set[str]:
