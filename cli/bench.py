@@ -41,10 +41,10 @@ def sequence_model(steps: int) -> bytes:
 
 
 def _floor(model: bytes, instances: int) -> list[float]:
-    from engine.core.definitions import parse_files
     from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
     from SpiffWorkflow.util.task import TaskState
 
+    from engine.core.definitions import parse_files
     from engine.core.expressions import SafeScriptEngine
     from engine.core.serialization import make_serializer
 
@@ -74,7 +74,6 @@ def _floor(model: bytes, instances: int) -> list[float]:
 def _engine(model: bytes, instances: int, url: str) -> list[float]:
     from datetime import UTC, datetime
 
-    from engine.services.definitions import deploy
     from sqlalchemy import select
 
     from engine.clock import ManualClock
@@ -83,6 +82,7 @@ def _engine(model: bytes, instances: int, url: str) -> list[float]:
     from engine.services import instances as instance_service
     from engine.services import tasks as task_service
     from engine.services.context import EngineContext
+    from engine.services.definitions import deploy
 
     engine = make_engine(url)
     Base.metadata.drop_all(engine)

@@ -18,7 +18,9 @@ def test_two_threads_complete_the_same_task(sessions, clock):
     ctx = EngineContext(clock=clock)
     with sessions() as s, s.begin():
         make_org(s)
-        deploy_files(s, clock, RUNTIME / "plan_approval.bpmn", RUNTIME / "plan_draft.json", RUNTIME / "plan_review.json")
+        deploy_files(
+            s, clock, RUNTIME / "plan_approval.bpmn", RUNTIME / "plan_draft.json", RUNTIME / "plan_review.json"
+        )
         iid = instances.start_instance(s, ctx, key="plan_approval", unit_id="SYT", actor="an.officer").id
     with sessions() as s:
         task_id = s.scalar(select(HumanTask.id).where(HumanTask.instance_id == iid))

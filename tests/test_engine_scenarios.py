@@ -89,4 +89,3 @@ def test_camunda_single_user_task(round_trip, clock):
     assert len(d.ready()) == 1
     d.complete(d.ready()[0], {"done": True})
     assert d.workflow.is_completed()
-

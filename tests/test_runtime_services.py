@@ -231,8 +231,14 @@ def test_message_signal_and_an_incident_that_an_operator_retries(sessions, ctx, 
 
 def test_lane_owners_data_names_who_may_take_a_lane(sessions, ctx, plan):
     with sessions() as s, s.begin():
-        iid = instances.start_instance(s, ctx, key="plan_approval", unit_id="SGD", actor="admin",
-                                       data={"lane_owners": {"Unit officer": ["an.officer"]}}).id
+        iid = instances.start_instance(
+            s,
+            ctx,
+            key="plan_approval",
+            unit_id="SGD",
+            actor="admin",
+            data={"lane_owners": {"Unit officer": ["an.officer"]}},
+        ).id
     draft = only_open_task(sessions, iid)
     with sessions() as s:
         assert [t.id for t in tasks.inbox(s, ctx, "an.officer")] == [draft.id]  # named, though of another unit
@@ -249,8 +255,14 @@ def test_a_delegate_works_for_the_head_on_leave(sessions, ctx, plan, clock):
     iid = start_plan(sessions, ctx)
     with sessions() as s, s.begin():
         tasks.complete(s, ctx, only_open_task(sessions, iid).id, "an.officer", {"title": "Kế hoạch", "targets": 1})
-        s.add(Delegation(from_user_id="cuong.head", to_user_id="binh.officer", starts_at=clock.now(),
-                         ends_at=clock.now() + timedelta(days=3)))
+        s.add(
+            Delegation(
+                from_user_id="cuong.head",
+                to_user_id="binh.officer",
+                starts_at=clock.now(),
+                ends_at=clock.now() + timedelta(days=3),
+            )
+        )
     review = only_open_task(sessions, iid)
     with sessions() as s:
         assert [t.id for t in tasks.inbox(s, ctx, "binh.officer")] == [review.id]

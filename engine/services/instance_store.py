@@ -26,8 +26,8 @@ from engine.services.definitions import LoadedDefinition, load_definition
 OPEN = ("open", "claimed")
 
 # Statements on the hot path are built once: building and cache-keying them costs more than running them.
-_instances = Instance.__table__
-_human_tasks = HumanTask.__table__
+_instances = Instance.metadata.tables["instance"]
+_human_tasks = HumanTask.metadata.tables["human_task"]
 _UPDATE_INSTANCE = (
     update(_instances)
     .where(_instances.c.id == bindparam("b_id"), _instances.c.version == bindparam("b_version"))
@@ -45,7 +45,7 @@ _CLOSE_TASKS = (
     .values(status=bindparam("status"), completed_at=bindparam("completed_at"), completed_by=bindparam("completed_by"))
 )
 _INSERT_TASKS = insert(_human_tasks).returning(_human_tasks.c.id, sort_by_parameter_order=True)
-_INSERT_CANDIDATES = insert(TaskCandidate.__table__)
+_INSERT_CANDIDATES = insert(TaskCandidate.metadata.tables["task_candidate"])
 
 
 def json_safe(value: Any) -> Any:

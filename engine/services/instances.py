@@ -35,9 +35,10 @@ def start_instance(
     if version is None:
         row = latest_definition(session, key)
     else:
-        row = session.scalar(select(Definition).where(Definition.key == key, Definition.version == version))
-    if row is None:
-        raise NotFoundError(f"no deployed process with key '{key}'" + (f" version {version}" if version else ""))
+        found = session.scalar(select(Definition).where(Definition.key == key, Definition.version == version))
+        if found is None:
+            raise NotFoundError(f"no deployed process with key '{key}' version {version}")
+        row = found
     if unit_id is not None and session.get(OrgUnit, unit_id) is None:
         raise NotFoundError(f"org unit '{unit_id}' not found", {"fields": {"unit_id": "unknown unit"}})
     definition = load_definition(session, row.id)

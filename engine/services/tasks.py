@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, bindparam, exists, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from engine.core.forms import validate_submission
@@ -49,14 +49,14 @@ def inbox(
     """Open tasks the user holds, or may claim through a role in a unit or by name, soonest due first."""
     people = _acting_for(session, ctx, user_id)
     mine = HumanTask.assignee.in_(people)
-    conditions = [mine]
+    conditions: list[ColumnElement[bool]] = [mine]
     if include_claimable:
         pairs = sorted(roles_of(session, user_id, ctx.now()))
-        candidate = or_(
-            TaskCandidate.user_id.in_(people),
-            tuple_(TaskCandidate.role_id, TaskCandidate.unit_id).in_(pairs) if pairs else False,
-            and_(TaskCandidate.unit_id.is_(None), TaskCandidate.role_id.in_([r for r, _ in pairs])) if pairs else False,
-        )
+        options: list[ColumnElement[bool]] = [TaskCandidate.user_id.in_(people)]
+        if pairs:
+            options.append(tuple_(TaskCandidate.role_id, TaskCandidate.unit_id).in_(pairs))
+            options.append(and_(TaskCandidate.unit_id.is_(None), TaskCandidate.role_id.in_([r for r, _ in pairs])))
+        candidate = or_(*options)
         claimable = and_(
             HumanTask.assignee.is_(None),
             exists().where(TaskCandidate.task_id == HumanTask.id, candidate),
@@ -113,7 +113,7 @@ def claim(session: Session, ctx: EngineContext, task_id: int, user_id: str) -> H
         raise ConflictError(f"task {task_id} is already claimed by {row.assignee}")
     if not _entitled(session, ctx, user_id, row, ignore_assignee=True):
         raise PermissionDeniedError(f"user {user_id} may not work on task {task_id}")
-    result = session.execute(
+    result = session.connection().execute(
         update(HumanTask)
         .where(HumanTask.id == task_id, HumanTask.status == "open", HumanTask.assignee.is_(None))
         .values(assignee=user_id, status="claimed")
@@ -132,7 +132,7 @@ def unclaim(session: Session, ctx: EngineContext, task_id: int, user_id: str) ->
         raise ConflictError(f"task {task_id} is {row.status}, not claimed")
     if row.assignee != user_id and "admin" not in user_capabilities(session, user_id):
         raise PermissionDeniedError(f"only {row.assignee} (or an administrator) can release task {task_id}")
-    result = session.execute(
+    result = session.connection().execute(
         update(HumanTask)
         .where(HumanTask.id == task_id, HumanTask.status == "claimed", HumanTask.assignee == row.assignee)
         .values(assignee=None, status="open")
@@ -157,7 +157,7 @@ def reassign(session: Session, ctx: EngineContext, task_id: int, to_user: str, b
         raise PermissionDeniedError(f"user {by_user} may not reassign task {task_id}")
     if not _entitled(session, ctx, to_user, row, ignore_assignee=True):
         raise PermissionDeniedError(f"user {to_user} is not entitled to task {task_id} (role or unit)")
-    result = session.execute(
+    result = session.connection().execute(
         update(HumanTask)
         .where(HumanTask.id == task_id, HumanTask.status.in_(OPEN))
         .values(assignee=to_user, status="claimed")
