@@ -5,7 +5,7 @@ The Spiff task tree is the source of truth for an instance; ``HumanTask`` rows a
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -281,3 +281,43 @@ class AuditHead(Base):
     stream: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- calendar and notifications -----------------------------------------------------------------------
+
+
+class CalendarOverride(Base):
+    """An admin's correction of the business calendar: this day is a working day, or not."""
+
+    __tablename__ = "calendar_override"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    working: Mapped[bool]
+    note: Mapped[str | None] = mapped_column(String(255))
+    changed_by: Mapped[str | None] = mapped_column(String(64))
+    changed_at: Mapped[datetime]
+
+
+class Notification(Base):
+    """One message to one user for the web inbox; e-mailed later when ``email_status`` is pending."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        Index("ix_notification_user", "user_id", "read_at", "id"),
+        Index("ix_notification_email", "email_status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id"))
+    kind: Mapped[str] = mapped_column(String(32))  # reminder | overdue | escalation | ...
+    title: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    instance_id: Mapped[int | None] = mapped_column(BigId)
+    task_id: Mapped[int | None] = mapped_column(BigId)
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]
+    # none (no address) | pending | sent | failed (gave up after retries)
+    email_status: Mapped[str] = mapped_column(String(16), default="none")
+    email_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    emailed_at: Mapped[datetime | None]
+    email_error: Mapped[str | None] = mapped_column(Text)

@@ -7,11 +7,15 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from engine.clock import Clock
+from engine.core.business_calendar import BusinessCalendar, expression_functions
 from engine.core.connectors import ConnectorRegistry
 from engine.core.expressions import DEFAULT_FUNCTIONS, SafeScriptEngine
 from engine.core.runtime import StateCodec, WorkflowRunner
 from engine.core.serialization import make_serializer
+from engine.services.calendar import load_calendar
 
 
 @dataclass
@@ -22,17 +26,28 @@ class EngineContext:
     connectors: ConnectorRegistry = field(default_factory=ConnectorRegistry)
     # Extra functions for expressions, on top of the default set and the clock-bound ones.
     functions: dict[str, Any] = field(default_factory=dict)
+    # Working days for deadlines; replace it (reload_calendar) after an admin changes an override.
+    calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
 
     def now(self) -> datetime:
         return self.clock.now()
 
+    def reload_calendar(self, session: Session) -> BusinessCalendar:
+        """Re-read the calendar overrides from the database."""
+        self.calendar = load_calendar(session)
+        return self.calendar
+
+    @cached_property
+    def _calendar_functions(self) -> dict[str, Any]:
+        return expression_functions(lambda: self.calendar, self.clock.now)
+
     def script_engine_functions(self) -> dict[str, Any]:
         """The functions expressions may call: the default set, the clock-bound ones and the extras."""
-        return {**DEFAULT_FUNCTIONS, "now": self.clock.now, **self.functions}
+        return {**DEFAULT_FUNCTIONS, "now": self.clock.now, **self._calendar_functions, **self.functions}
 
     @cached_property
     def script_engine(self) -> SafeScriptEngine:
-        functions = {"now": self.clock.now, **self.functions}
+        functions = {"now": self.clock.now, **self._calendar_functions, **self.functions}
         return SafeScriptEngine(functions=functions, connectors=self.connectors)
 
     @cached_property

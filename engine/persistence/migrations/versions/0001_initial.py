@@ -259,8 +259,39 @@ def upgrade() -> None:
     )
     op.create_index("ix_event_subscription_kind_name", "event_subscription", ["kind", "name"], unique=False)
     op.create_index(op.f("ix_event_subscription_instance_id"), "event_subscription", ["instance_id"], unique=False)
+    op.create_table(
+        "calendar_override",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("working", sa.Boolean(), nullable=False),
+        sa.Column("note", sa.String(length=255), nullable=True),
+        sa.Column("changed_by", sa.String(length=64), nullable=True),
+        sa.Column("changed_at", UTC_DATETIME, nullable=False),
+        sa.PrimaryKeyConstraint("day"),
+    )
+    op.create_table(
+        "notification",
+        sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
+        sa.Column("user_id", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("title", sa.String(length=255), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("instance_id", BIG_ID, nullable=True),
+        sa.Column("task_id", BIG_ID, nullable=True),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
+        sa.Column("read_at", UTC_DATETIME, nullable=True),
+        sa.Column("email_status", sa.String(length=16), nullable=False),
+        sa.Column("email_attempts", sa.Integer(), nullable=False),
+        sa.Column("emailed_at", UTC_DATETIME, nullable=True),
+        sa.Column("email_error", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(["user_id"], ["app_user.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_notification_user", "notification", ["user_id", "read_at", "id"], unique=False)
+    op.create_index("ix_notification_email", "notification", ["email_status", "id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_table("notification")
+    op.drop_table("calendar_override")
     for name in TABLES:
         op.drop_table(name)

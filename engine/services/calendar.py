@@ -1,0 +1,73 @@
+"""The business calendar with the admin's overrides from the database, and changing an override (audited)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.clock import Clock
+from engine.core.business_calendar import BusinessCalendar
+from engine.errors import ValidationError
+from engine.persistence.models import CalendarOverride
+from engine.services.audit import append_event
+
+
+def load_calendar(session: Session) -> BusinessCalendar:
+    """A calendar carrying every override stored (a few rows a year, so all of them)."""
+    rows = session.execute(select(CalendarOverride.day, CalendarOverride.working, CalendarOverride.note)).all()
+    return BusinessCalendar({r.day: r.working for r in rows}, {r.day: r.note for r in rows if r.note})
+
+
+def list_overrides(session: Session, year: int | None = None) -> list[CalendarOverride]:
+    query = select(CalendarOverride).order_by(CalendarOverride.day)
+    if year is not None:
+        query = query.where(CalendarOverride.day >= date(year, 1, 1), CalendarOverride.day < date(year + 1, 1, 1))
+    return list(session.scalars(query))
+
+
+def set_day(
+    session: Session, clock: Clock, day: date, working: bool, actor: str | None, note: str | None = None
+) -> CalendarOverride:
+    """Make ``day`` a working day or a day off, whatever the public calendar says; audited as calendar.changed."""
+    if not isinstance(day, date):
+        raise ValidationError("day must be a date", details={"fields": {"day": "must be a date"}})
+    if note is not None and len(note) > 255:
+        raise ValidationError("note is too long", details={"fields": {"note": "at most 255 characters"}})
+    row = session.get(CalendarOverride, day)
+    before = None if row is None else {"working": row.working, "note": row.note}
+    if row is None:
+        row = CalendarOverride(day=day, working=working, note=note, changed_by=actor, changed_at=clock.now())
+        session.add(row)
+    else:
+        row.working, row.note, row.changed_by, row.changed_at = working, note, actor, clock.now()
+    session.flush()
+    append_event(
+        session,
+        clock,
+        stream="system",
+        action="calendar.changed",
+        actor=actor,
+        data={"day": day.isoformat(), "working": working, "note": note, "before": before},
+    )
+    return row
+
+
+def remove_day(session: Session, clock: Clock, day: date, actor: str | None) -> bool:
+    """Drop the override of ``day`` (back to the public calendar); False when there was none."""
+    row = session.get(CalendarOverride, day)
+    if row is None:
+        return False
+    before = {"working": row.working, "note": row.note}
+    session.delete(row)
+    session.flush()
+    append_event(
+        session,
+        clock,
+        stream="system",
+        action="calendar.changed",
+        actor=actor,
+        data={"day": day.isoformat(), "working": None, "note": None, "before": before},
+    )
+    return True
