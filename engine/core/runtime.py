@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -195,11 +196,19 @@ def waiting_events(workflow: BpmnWorkflow) -> set[tuple[str, str]]:
     return found
 
 
-def timer_due_dates(workflow: BpmnWorkflow) -> list[tuple[Task, str]]:
-    """WAITING timer tasks with the ISO time they fall due (as SpiffWorkflow computed it)."""
+def timer_due_dates(workflow: BpmnWorkflow) -> list[tuple[Task, datetime]]:
+    """WAITING timer tasks with the time they fall due (as SpiffWorkflow computed it), in UTC."""
     result = []
     for pending_task in list(workflow.event_manager.tasks.values()):
         details = pending_task.task_spec.event_definition.details(pending_task)
-        if details.event_type.endswith("TimerEventDefinition") and isinstance(details.value, str):
-            result.append((pending_task, details.value))
+        if not details.event_type.endswith("TimerEventDefinition") or details.value is None:
+            continue
+        due = details.value
+        if isinstance(due, str):
+            try:
+                due = datetime.fromisoformat(due)
+            except ValueError:
+                continue
+        if isinstance(due, datetime):
+            result.append((pending_task, (due if due.tzinfo else due.replace(tzinfo=UTC)).astimezone(UTC)))
     return result

@@ -3,7 +3,8 @@
 SpiffWorkflow's timer event definitions call ``datetime.now(timezone.utc)`` directly. We swap the ``datetime``
 name in that one module for a subclass whose ``now()`` answers from the clock bound to the current context
 (``using_clock``), so a manual clock drives BPMN timers in tests and in simulations. Outside ``using_clock``
-it is the wall clock, exactly as before.
+it is the wall clock, exactly as before. Timer expressions may also evaluate to a datetime (e.g. from
+``working_days(n)``), not only to ISO 8601 text.
 """
 
 from __future__ import annotations
@@ -32,6 +33,19 @@ class _ClockedDatetime(datetime):
 
 
 _spiff_timer.datetime = _ClockedDatetime  # type: ignore[misc]
+
+_parse_time_or_duration = _spiff_timer.TimerEventDefinition.parse_time_or_duration
+
+
+def _parse_time_or_duration_or_datetime(expression: Any) -> Any:
+    """Also accept a datetime, so a timeDate timer can say ``working_days(5)`` instead of an ISO string."""
+    if isinstance(expression, datetime):
+        aware = expression if expression.tzinfo else expression.replace(tzinfo=UTC)
+        return aware.astimezone(UTC)
+    return _parse_time_or_duration(expression)
+
+
+_spiff_timer.TimerEventDefinition.parse_time_or_duration = staticmethod(_parse_time_or_duration_or_datetime)
 
 
 @contextmanager

@@ -52,10 +52,7 @@ def upgrade(engine_or_url: Engine | str, revision: str = "head") -> None:
     engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
     try:
         with engine.begin() as conn:
-            # SQLite already serialises writers (BEGIN IMMEDIATE); PostgreSQL needs a lock, held to commit,
-            # so that a second process reads the version table only after the first has finished.
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+            _lock(conn)
             command.upgrade(alembic_config(conn), revision)
     finally:
         if isinstance(engine_or_url, str):
@@ -64,7 +61,16 @@ def upgrade(engine_or_url: Engine | str, revision: str = "head") -> None:
 
 def _stamp_head(engine: Engine) -> None:
     with engine.begin() as conn:
-        command.stamp(alembic_config(conn), "head")
+        _lock(conn)
+        if MigrationContext.configure(conn).get_current_revision() is None:  # not stamped by a racing process
+            command.stamp(alembic_config(conn), "head")
+
+
+def _lock(conn: Connection) -> None:
+    # SQLite already serialises writers (BEGIN IMMEDIATE); PostgreSQL needs a lock, held to commit, so that a
+    # second process reads the version table only after the first has finished.
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
 
 
 def ensure_schema(engine: Engine) -> bool:

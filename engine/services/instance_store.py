@@ -45,6 +45,17 @@ _CLOSE_TASKS = (
     .values(status=bindparam("status"), completed_at=bindparam("completed_at"), completed_by=bindparam("completed_by"))
 )
 _INSERT_TASKS = insert(_human_tasks).returning(_human_tasks.c.id, sort_by_parameter_order=True)
+_timers = Timer.metadata.tables["timer"]
+_INSERT_TIMERS = insert(_timers)
+_CANCEL_TASK_TIMERS = (
+    update(_timers)
+    .where(
+        _timers.c.task_guid.in_(bindparam("b_guids", expanding=True)),
+        _timers.c.status == "pending",
+        _timers.c.kind != "bpmn_timer",
+    )
+    .values(status="cancelled")
+)
 _INSERT_CANDIDATES = insert(TaskCandidate.metadata.tables["task_candidate"])
 
 
@@ -70,7 +81,7 @@ class LoadedInstance:
     workflow: BpmnWorkflow
     open_tasks: list[HumanTask]
     waits_before: set[tuple[str, str]] = field(default_factory=set)
-    timers_before: dict[str, str] = field(default_factory=dict)
+    timers_before: dict[str, datetime] = field(default_factory=dict)
 
 
 def new_instance(
@@ -211,6 +222,9 @@ def _close_tasks(
         for task_id in ids:
             if task_id in rows:
                 _committed(rows[task_id], values)
+    with_deadline = [rows[i].task_guid for i in closed if i in rows and rows[i].due_at is not None]
+    if with_deadline:  # their reminders and escalations are moot now
+        session.connection().execute(_CANCEL_TASK_TIMERS, {"b_guids": with_deadline})
 
 
 def _open_tasks(
@@ -242,6 +256,9 @@ def _open_tasks(
         )
     conn = session.connection()
     ids = list(conn.execute(_INSERT_TASKS, rows).scalars())
+    deadlines = [HumanTask(id=task_id, **row) for task_id, row in zip(ids, rows, strict=True) if row["due_at"]]
+    if deadlines:
+        _plan_escalations(session, ctx, loaded, deadlines)
     candidates = [c | {"task_id": task_id} for task_id, a in zip(ids, assignments, strict=True) for c in a.candidates()]
     if candidates:
         conn.execute(_INSERT_CANDIDATES, candidates)
@@ -254,6 +271,15 @@ def _open_tasks(
                 "data": assignment.describe(),
             }
         )
+
+
+def _plan_escalations(session: Session, ctx: EngineContext, loaded: LoadedInstance, rows: list[HumanTask]) -> None:
+    """Reminder, overdue and escalation timers for tasks that have a due date (policy in escalation.py)."""
+    from engine.services.escalation import plan_timers
+
+    timers = [t for row in rows for t in plan_timers(session, ctx, row, loaded.definition.key)]
+    if timers:
+        session.connection().execute(_INSERT_TIMERS, timers)
 
 
 def _sync_waits(session: Session, loaded: LoadedInstance, status: str) -> None:
@@ -270,7 +296,7 @@ def _sync_waits(session: Session, loaded: LoadedInstance, status: str) -> None:
 
 def _sync_timers(session: Session, loaded: LoadedInstance, status: str) -> None:
     if status in ("cancelled", "completed"):
-        timers: dict[str, str] = {}
+        timers: dict[str, datetime] = {}
     else:
         timers = {str(t.id): due for t, due in timer_due_dates(loaded.workflow)}
     if timers == loaded.timers_before:
@@ -285,14 +311,13 @@ def _sync_timers(session: Session, loaded: LoadedInstance, status: str) -> None:
     rows = []
     for guid, due in timers.items():
         task = loaded.workflow.get_task_from_id(UUID(guid))
-        due_at = datetime.fromisoformat(due)
         rows.append(
             {
                 "instance_id": iid,
                 "kind": "bpmn_timer",
                 "task_guid": guid,
                 "element_id": task.task_spec.bpmn_id,
-                "due_at": due_at,
+                "due_at": due,
                 "status": "pending",
                 "payload": {},
             }

@@ -1,0 +1,138 @@
+"""Firing what falls due: BPMN timer events and a task's reminder, overdue and escalation steps.
+
+The database is the source of truth. A scheduler claims due rows with a lease (so two schedulers don't both
+start on the same row), then fires each in its own transaction whose first statement marks the row fired under a
+``status = 'pending' AND lease_owner = :me`` guard: the effect and the mark commit together or not at all, so a
+timer fires exactly once even when a lease ran out and another scheduler took the row over.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.core.runtime import timer_due_dates
+from engine.errors import ConflictError, EngineError
+from engine.persistence.models import Instance, Timer
+from engine.services.context import EngineContext
+from engine.services.instance_store import load_instance, save_step
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=30)
+_timers = Timer.metadata.tables["timer"]
+_instances = Instance.metadata.tables["instance"]
+
+_MARK_FIRED = (
+    update(_timers)
+    .where(
+        _timers.c.id == bindparam("b_id"),
+        _timers.c.status == "pending",
+        _timers.c.lease_owner == bindparam("b_owner"),
+    )
+    .values(status="fired", fired_at=bindparam("fired_at"))
+)
+
+
+def _due_ids(now: datetime, limit: int, postgres: bool) -> Any:
+    query = (
+        select(_timers.c.id)
+        .join(_instances, _instances.c.id == _timers.c.instance_id)
+        .where(
+            _timers.c.status == "pending",
+            _timers.c.due_at < now,  # strictly, as SpiffWorkflow compares
+            or_(_timers.c.lease_until.is_(None), _timers.c.lease_until < now),
+            _instances.c.status == "running",  # a suspended instance's timers wait for its resumption
+        )
+        .order_by(_timers.c.due_at, _timers.c.id)
+        .limit(limit)
+    )
+    if postgres:
+        query = query.with_for_update(of=_timers, skip_locked=True)
+    return query
+
+
+def claim_due_timers(session: Session, ctx: EngineContext, owner: str, limit: int = 500) -> list[int]:
+    """Lease up to ``limit`` due timers to ``owner``; returns their ids, soonest first."""
+    now = ctx.now()
+    postgres = session.get_bind().dialect.name == "postgresql"
+    ids = list(session.scalars(_due_ids(now, limit, postgres)))
+    if ids:
+        session.execute(
+            update(Timer)
+            .where(Timer.id.in_(ids))
+            .values(lease_owner=owner, lease_until=now + LEASE)
+            .execution_options(synchronize_session=False)
+        )
+    return ids
+
+
+def fire_timer(session: Session, ctx: EngineContext, timer_id: int, owner: str) -> bool:
+    """Fire one leased timer in the caller's transaction. False when it was already fired or taken over."""
+    marked = session.connection().execute(_MARK_FIRED, {"b_id": timer_id, "b_owner": owner, "fired_at": ctx.now()})
+    if marked.rowcount != 1:
+        return False
+    timer = session.get(Timer, timer_id)
+    if timer is None:  # pragma: no cover - the row was just updated
+        return False
+    if timer.kind == "bpmn_timer":
+        _fire_bpmn_timer(session, ctx, timer)
+    else:
+        from engine.services.escalation import handle_timer
+
+        handle_timer(session, ctx, timer)
+    return True
+
+
+def _fire_bpmn_timer(session: Session, ctx: EngineContext, timer: Timer) -> None:
+    if timer.instance_id is None:
+        return
+    loaded = load_instance(session, ctx, timer.instance_id)
+    if loaded.row.status != "running":
+        return
+    failure = ctx.runner.advance(loaded.workflow)
+    still_waiting = {str(task.id) for task, due in timer_due_dates(loaded.workflow) if due == timer.due_at}
+    if failure is None and timer.task_guid in still_waiting:
+        # SpiffWorkflow did not consider it due (clock skew between scheduler and row): try again later.
+        raise ConflictError(f"timer {timer.id} is not due yet for its instance")
+    event = {
+        "action": "timer.fired",
+        "task_guid": timer.task_guid,
+        "element_id": timer.element_id,
+        "data": {"due_at": timer.due_at.isoformat(), "fired_at": ctx.now().isoformat()},
+    }
+    save_step(session, ctx, loaded, actor="scheduler", events=[event], failure=failure)
+
+
+def fire_due_timers(sessions: sessionmaker[Session], ctx: EngineContext, *, owner: str, limit: int = 500) -> int:
+    """Claim what is due now and fire each timer in its own transaction; returns how many fired."""
+    with sessions() as session, session.begin():
+        ids = claim_due_timers(session, ctx, owner, limit)
+    fired = 0
+    for timer_id in ids:
+        try:
+            with sessions() as session, session.begin():
+                fired += fire_timer(session, ctx, timer_id, owner)
+        except ConflictError as err:
+            # The instance moved on meanwhile (someone completed a task): the timer stays pending and is released
+            # at once, so the next round fires it against the new state.
+            log.info("timer %s deferred: %s", timer_id, err.message)
+            with sessions() as session, session.begin():
+                session.execute(
+                    update(Timer)
+                    .where(Timer.id == timer_id, Timer.status == "pending", Timer.lease_owner == owner)
+                    .values(lease_owner=None, lease_until=None)
+                    .execution_options(synchronize_session=False)
+                )
+        except EngineError as err:
+            log.warning("timer %s failed: %s", timer_id, err.message)
+    return fired
+
+
+def next_due_at(session: Session) -> datetime | None:
+    """When the next pending timer falls due (lets a scheduler sleep exactly until then)."""
+    return session.scalar(select(func.min(Timer.due_at)).where(and_(Timer.status == "pending")))
