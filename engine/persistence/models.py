@@ -316,8 +316,89 @@ class Notification(Base):
     task_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime]
     read_at: Mapped[datetime | None]
-    # none (no address) | pending | sent | failed (gave up after retries)
+    # none (no address) | pending | sending | sent | failed (gave up after retries)
     email_status: Mapped[str] = mapped_column(String(16), default="none")
     email_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    email_claimed_at: Mapped[datetime | None]  # a sender took it (status "sending"); stale claims are retaken
     emailed_at: Mapped[datetime | None]
     email_error: Mapped[str | None] = mapped_column(Text)
+
+
+# --- council meetings and secret ballots ----------------------------------------------------------------
+# Who voted (BallotParticipation) and what was voted (BallotBox, then BallotSlip) share no column but the meeting:
+# see engine/services/ballots.py for the threat model.
+
+
+class CouncilMeeting(Base):
+    """One sitting of the Council: agenda, attendance, the rule set applied, and the counts (never who voted what)."""
+
+    __tablename__ = "council_meeting"
+    __table_args__ = (UniqueConstraint("instance_id", "sitting"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"), index=True)
+    sitting: Mapped[int] = mapped_column(Integer)  # 1, then 2... after an adjournment in the same instance
+    campaign_year: Mapped[int | None] = mapped_column(Integer)
+    meeting_date: Mapped[date]
+    place: Mapped[str | None] = mapped_column(String(255))
+    candidates: Mapped[list[Any]] = mapped_column(default=list)  # as the nomination process sent them
+    withdrawn: Mapped[list[Any]] = mapped_column(default=list)  # candidate ids taken off the agenda
+    rule_set: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the rules in force on the meeting date
+    members: Mapped[list[Any]] = mapped_column(default=list)
+    present: Mapped[list[Any]] = mapped_column(default=list)
+    quorum_needed: Mapped[int | None] = mapped_column(Integer)
+    # convened | adjourned | voting | tallied
+    status: Mapped[str] = mapped_column(String(16))
+    ballots_cast: Mapped[int | None] = mapped_column(Integer)
+    results: Mapped[list[Any]] = mapped_column(default=list)
+    convened_by: Mapped[str | None] = mapped_column(String(64))
+    tallied_by: Mapped[str | None] = mapped_column(String(64))
+    tallied_at: Mapped[datetime | None]
+
+
+class BallotParticipation(Base):
+    """That a member voted (in person or in writing). Deliberately no time and no link to any ballot."""
+
+    __tablename__ = "ballot_participation"
+    __table_args__ = (UniqueConstraint("meeting_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("council_meeting.id"))
+    user_id: Mapped[str] = mapped_column(String(64))
+    written: Mapped[bool] = mapped_column(default=False)
+
+
+class BallotBox(Base):
+    """The sealed box of a meeting while voting is open: every slip cast so far, reshuffled at each cast."""
+
+    __tablename__ = "ballot_box"
+
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("council_meeting.id"), primary_key=True)
+    slips: Mapped[list[Any]] = mapped_column(default=list)  # [[candidate_id, "agree"|"disagree"], ...] shuffled
+    ballots: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class BallotSlip(Base):
+    """One vote on one candidate, written at the tally in random order; no voter, no time, no ballot grouping."""
+
+    __tablename__ = "ballot_slip"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("council_meeting.id"), index=True)
+    candidate_id: Mapped[str] = mapped_column(String(64))
+    choice: Mapped[str] = mapped_column(String(16))  # agree | disagree
+
+
+class InstanceDocument(Base):
+    """A document attached to an instance (e.g. the Council's minutes as HTML and PDF)."""
+
+    __tablename__ = "instance_document"
+    __table_args__ = (Index("ix_instance_document_instance", "instance_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
+    kind: Mapped[str] = mapped_column(String(64))  # e.g. council_minutes
+    filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(128))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]

@@ -281,6 +281,7 @@ def upgrade() -> None:
         sa.Column("read_at", UTC_DATETIME, nullable=True),
         sa.Column("email_status", sa.String(length=16), nullable=False),
         sa.Column("email_attempts", sa.Integer(), nullable=False),
+        sa.Column("email_claimed_at", UTC_DATETIME, nullable=True),
         sa.Column("emailed_at", UTC_DATETIME, nullable=True),
         sa.Column("email_error", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["user_id"], ["app_user.id"]),
@@ -288,9 +289,77 @@ def upgrade() -> None:
     )
     op.create_index("ix_notification_user", "notification", ["user_id", "read_at", "id"], unique=False)
     op.create_index("ix_notification_email", "notification", ["email_status", "id"], unique=False)
+    op.create_table(
+        "council_meeting",
+        sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
+        sa.Column("instance_id", BIG_ID, nullable=False),
+        sa.Column("sitting", sa.Integer(), nullable=False),
+        sa.Column("campaign_year", sa.Integer(), nullable=True),
+        sa.Column("meeting_date", sa.Date(), nullable=False),
+        sa.Column("place", sa.String(length=255), nullable=True),
+        sa.Column("candidates", sa.JSON(), nullable=False),
+        sa.Column("withdrawn", sa.JSON(), nullable=False),
+        sa.Column("rule_set", sa.JSON(), nullable=False),
+        sa.Column("members", sa.JSON(), nullable=False),
+        sa.Column("present", sa.JSON(), nullable=False),
+        sa.Column("quorum_needed", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("ballots_cast", sa.Integer(), nullable=True),
+        sa.Column("results", sa.JSON(), nullable=False),
+        sa.Column("convened_by", sa.String(length=64), nullable=True),
+        sa.Column("tallied_by", sa.String(length=64), nullable=True),
+        sa.Column("tallied_at", UTC_DATETIME, nullable=True),
+        sa.ForeignKeyConstraint(["instance_id"], ["instance.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("instance_id", "sitting"),
+    )
+    op.create_index(op.f("ix_council_meeting_instance_id"), "council_meeting", ["instance_id"], unique=False)
+    op.create_table(
+        "ballot_participation",
+        sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
+        sa.Column("meeting_id", BIG_ID, nullable=False),
+        sa.Column("user_id", sa.String(length=64), nullable=False),
+        sa.Column("written", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(["meeting_id"], ["council_meeting.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("meeting_id", "user_id"),
+    )
+    op.create_table(
+        "ballot_box",
+        sa.Column("meeting_id", BIG_ID, nullable=False),
+        sa.Column("slips", sa.JSON(), nullable=False),
+        sa.Column("ballots", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["meeting_id"], ["council_meeting.id"]),
+        sa.PrimaryKeyConstraint("meeting_id"),
+    )
+    op.create_table(
+        "ballot_slip",
+        sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
+        sa.Column("meeting_id", BIG_ID, nullable=False),
+        sa.Column("candidate_id", sa.String(length=64), nullable=False),
+        sa.Column("choice", sa.String(length=16), nullable=False),
+        sa.ForeignKeyConstraint(["meeting_id"], ["council_meeting.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(op.f("ix_ballot_slip_meeting_id"), "ballot_slip", ["meeting_id"], unique=False)
+    op.create_table(
+        "instance_document",
+        sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
+        sa.Column("instance_id", BIG_ID, nullable=False),
+        sa.Column("kind", sa.String(length=64), nullable=False),
+        sa.Column("filename", sa.String(length=255), nullable=False),
+        sa.Column("media_type", sa.String(length=128), nullable=False),
+        sa.Column("content", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
+        sa.ForeignKeyConstraint(["instance_id"], ["instance.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_instance_document_instance", "instance_document", ["instance_id", "kind"], unique=False)
 
 
 def downgrade() -> None:
+    for council_table in ("instance_document", "ballot_slip", "ballot_box", "ballot_participation", "council_meeting"):
+        op.drop_table(council_table)
     op.drop_table("notification")
     op.drop_table("calendar_override")
     for name in TABLES:
