@@ -1,0 +1,118 @@
+"""Bench results: per-workload summaries, the headline figures, the machine, and the table printed on stdout."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import sqlite3
+import statistics
+from pathlib import Path
+from typing import Any
+
+import SpiffWorkflow
+
+
+def summary(timings: list[float]) -> dict[str, Any]:
+    """Milliseconds: median, p50, p99; and how many per second one after another."""
+    if not timings:
+        return {"n": 0, "median_ms": None, "p99_ms": None, "per_s": None}
+    ordered = sorted(timings)
+    return {
+        "n": len(ordered),
+        "median_ms": round(statistics.median(ordered) * 1000, 3),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 3),
+        "per_s": round(len(ordered) / sum(ordered), 1),
+    }
+
+
+def ratio(engine: dict[str, Any], floor: dict[str, Any]) -> float | None:
+    if not engine.get("median_ms") or not floor.get("median_ms"):
+        return None
+    return round(engine["median_ms"] / floor["median_ms"], 2)
+
+
+def geometric_mean(values: list[float]) -> float | None:
+    values = [v for v in values if v]
+    return round(math.exp(sum(math.log(v) for v in values) / len(values)), 2) if values else None
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    import sqlalchemy
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gb": ram,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "spiffworkflow": getattr(SpiffWorkflow, "__version__", None) or _dist_version("SpiffWorkflow"),
+        "sqlalchemy": sqlalchemy.__version__,
+    }
+
+
+def _dist_version(name: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def _fmt(value: Any, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def table(results: dict[str, Any]) -> list[str]:
+    """The stdout table: one line per workload and backend, then the headline figures against their budgets."""
+    lines = [
+        f"{'workload':28}{'db':>11}{'floor ms':>10}{'floor0 ms':>10}{'engine ms':>10}{'p99 ms':>9}"
+        f"{'ratio':>7}{'ratio0':>7}{'compl/s':>9}{'starts/s':>9}"
+    ]
+    for row in results["workloads"]:
+        for db, eng in row["engine"].items():
+            floor, bare = row["floor"]["step"], row["floor_without_spec"]["step"]
+            measure = "step" if row["step"] == "human" else "start"
+            if measure == "start":
+                floor, bare = row["floor"]["start"], row["floor_without_spec"]["start"]
+            lines.append(
+                f"{row['name'] + ('' if measure == 'step' else ' (start)'):28}{db:>11}"
+                f"{_fmt(floor['median_ms'], '.3f'):>10}{_fmt(bare['median_ms'], '.3f'):>10}"
+                f"{_fmt(eng[measure]['median_ms'], '.3f'):>10}{_fmt(eng[measure]['p99_ms'], '.2f'):>9}"
+                f"{_fmt(eng['ratio'], '.2f'):>7}{_fmt(eng['ratio_without_spec'], '.2f'):>7}"
+                f"{_fmt(eng['step']['per_s'], '.0f'):>9}{_fmt(eng['start']['per_s'], '.0f'):>9}"
+            )
+    lines.append("")
+    budgets = [
+        ("completion_vs_floor_ratio", "x", "<= 1.5"),
+        ("task_completions_per_s", "/s", ">= 500"),
+        ("completion_p99_ms", "ms", ""),
+        ("http_completions_per_s", "/s", "(no completion endpoint yet)"),
+        ("inbox_p99_ms", "ms", "< 10 at 1M/100k"),
+        ("overdue_query_ms", "ms", "< 100 at 1M/100k"),
+        ("timer_lateness_p99_s", "s", "< 1"),
+        ("bytes_per_finished_instance", "B", ""),
+    ]
+    for key, unit, budget in budgets:
+        value = results.get(key)
+        lines.append(f"{key:32}{_fmt(value, ',.2f'):>14} {unit:3} {budget}")
+    for note in results.get("notes", []):
+        lines.append(f"note: {note}")
+    return lines

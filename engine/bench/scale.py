@@ -1,0 +1,143 @@
+"""Scale: seed finished instances and open tasks in steps (10k -> 100k -> 1M) and measure at each point the
+inbox page p99, the overdue query and the database bytes per finished instance.
+
+Open tasks are a tenth of the finished instances at every point (100,000 at 1,000,000), over 200 units.
+"""
+
+from __future__ import annotations
+
+import importlib
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.bench.bulk import drop_template, load_template, seed_range
+from engine.bench.database import database_bytes
+from engine.bench.seed import NOW, ROLES, UNITS, make_template, setup_org, user_id
+from engine.clock import ManualClock
+from engine.persistence.db import make_session_factory
+from engine.persistence.models import HumanTask
+from engine.services import tasks as task_service
+from engine.services.context import EngineContext
+
+OPEN = ("open", "claimed")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def _overdue_listing(session: Session, ctx: EngineContext) -> int:
+    """Every open task past its due date, soonest first: the fallback while no overdue service exists."""
+    query = (
+        select(HumanTask.id, HumanTask.instance_id, HumanTask.unit_id, HumanTask.role_id, HumanTask.due_at)
+        .where(HumanTask.status.in_(OPEN), HumanTask.due_at < ctx.now())
+        .order_by(HumanTask.due_at)
+    )
+    return len(session.execute(query).all())
+
+
+def overdue_function() -> tuple[Callable[[Session, EngineContext], int], str]:
+    """The overdue service's listing when it exists (engine.services.overdue), else our own query."""
+    try:
+        module = importlib.import_module("engine.services.overdue")
+    except ImportError:
+        return _overdue_listing, "bench's own query (engine.services.overdue not present)"
+    for name in ("overdue_tasks", "list_overdue", "find_overdue"):
+        found = getattr(module, name, None)
+        if callable(found):
+            fn: Callable[..., Any] = found
+
+            def call(session: Session, ctx: EngineContext) -> int:
+                result = fn(session, ctx)
+                return len(result) if hasattr(result, "__len__") else int(result)
+
+            return call, f"engine.services.overdue.{name}"
+    return _overdue_listing, "bench's own query (engine.services.overdue has no listing function we know)"
+
+
+def measure_inbox(sessions: sessionmaker[Session], ctx: EngineContext, calls: int) -> dict[str, Any]:
+    """One page (50) of the inbox for users of many units and all roles; each call is its own transaction."""
+    timings, sizes = [], []
+    for k in range(calls):
+        uid = user_id(ROLES[k % len(ROLES)], (k * 37) % UNITS)
+        t0 = time.perf_counter()
+        with sessions() as s, s.begin():
+            page = task_service.inbox(s, ctx, uid, limit=50)
+        timings.append(time.perf_counter() - t0)
+        sizes.append(len(page))
+    return {
+        "calls": calls,
+        "p50_ms": statistics.median(timings) * 1000,
+        "p99_ms": percentile(timings, 0.99) * 1000,
+        "mean_page": statistics.mean(sizes),
+    }
+
+
+def measure_overdue(sessions: sessionmaker[Session], ctx: EngineContext, runs: int = 7) -> dict[str, Any]:
+    fn, source = overdue_function()
+    timings, count = [], 0
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        with sessions() as s, s.begin():
+            count = fn(s, ctx)
+        timings.append(time.perf_counter() - t0)
+    return {
+        "median_ms": statistics.median(timings) * 1000,
+        "max_ms": max(timings) * 1000,
+        "rows": count,
+        "source": source,
+    }
+
+
+def run_scale(
+    engine: Engine, points: list[int], *, inbox_calls: int = 300, log: Callable[[str], None] = print
+) -> list[dict[str, Any]]:
+    """Grow the database through ``points`` (finished instances) and measure at each."""
+    sessions = make_session_factory(engine)
+    ctx = EngineContext(clock=ManualClock(NOW))
+    setup_org(sessions)
+    template = make_template(sessions)
+    load_template(engine, template)
+    curve = []
+    done_finished = done_open = 0
+    try:
+        for point in points:
+            open_tasks = point // 10
+            before = database_bytes(engine)
+            t0 = time.perf_counter()
+            seed_range(engine, template, "finished", done_finished + 1, point)
+            seed_finished_s = time.perf_counter() - t0
+            middle = database_bytes(engine)
+            t0 = time.perf_counter()
+            seed_range(engine, template, "running", done_open + 1, open_tasks)
+            seed_open_s = time.perf_counter() - t0
+            after = database_bytes(engine)
+            per_finished = (middle - before) / (point - done_finished)
+            done_finished, done_open = point, open_tasks
+            inbox = measure_inbox(sessions, ctx, inbox_calls)
+            overdue = measure_overdue(sessions, ctx)
+            row = {
+                "finished_instances": point,
+                "open_tasks": open_tasks,
+                "seed_finished_s": round(seed_finished_s, 1),
+                "seed_open_s": round(seed_open_s, 1),
+                "database_bytes": after,
+                "bytes_per_finished_instance": round(per_finished),
+                "inbox": inbox,
+                "overdue": overdue,
+            }
+            log(
+                f"  scale {point:>9,} finished / {open_tasks:>7,} open: seeded in {seed_finished_s + seed_open_s:6.1f} s,"
+                f" inbox p99 {inbox['p99_ms']:7.2f} ms, overdue {overdue['median_ms']:7.1f} ms"
+                f" ({overdue['rows']} rows), {per_finished:,.0f} B/finished instance"
+            )
+            curve.append(row)
+    finally:
+        drop_template(engine)
+    return curve
