@@ -51,14 +51,16 @@ def overdue_function() -> tuple[Callable[[Session, EngineContext], int], str]:
     for name in ("overdue_tasks", "list_overdue", "find_overdue"):
         found = getattr(module, name, None)
         if callable(found):
-            fn: Callable[..., Any] = found
-
-            def call(session: Session, ctx: EngineContext) -> int:
-                result = fn(session, ctx)
-                return len(result) if hasattr(result, "__len__") else int(result)
-
-            return call, f"engine.services.overdue.{name}"
+            return _adapt(found), f"engine.services.overdue.{name}"
     return _overdue_listing, "bench's own query (engine.services.overdue has no listing function we know)"
+
+
+def _adapt(fn: Callable[..., Any]) -> Callable[[Session, EngineContext], int]:
+    def call(session: Session, ctx: EngineContext) -> int:
+        result = fn(session, ctx)
+        return len(result) if hasattr(result, "__len__") else int(result)
+
+    return call
 
 
 def measure_inbox(sessions: sessionmaker[Session], ctx: EngineContext, calls: int) -> dict[str, Any]:
@@ -133,7 +135,8 @@ def run_scale(
                 "overdue": overdue,
             }
             log(
-                f"  scale {point:>9,} finished / {open_tasks:>7,} open: seeded in {seed_finished_s + seed_open_s:6.1f} s,"
+                f"  scale {point:>9,} finished / {open_tasks:>7,} open:"
+                f" seeded in {seed_finished_s + seed_open_s:6.1f} s,"
                 f" inbox p99 {inbox['p99_ms']:7.2f} ms, overdue {overdue['median_ms']:7.1f} ms"
                 f" ({overdue['rows']} rows), {per_finished:,.0f} B/finished instance"
             )

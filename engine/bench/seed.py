@@ -56,10 +56,11 @@ def pipeline_model() -> bytes:
     chain = ["start", *[f"s{i}" for i in range(len(STEP_ROLES))], "end"]
     flows = "".join(
         f'<bpmn:sequenceFlow id="f{i}" sourceRef="{a}" targetRef="{b}" />'
-        for i, (a, b) in enumerate(zip(chain, chain[1:]))
+        for i, (a, b) in enumerate(zip(chain, chain[1:], strict=False))
     )
     return (
-        '<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
         f'id="scale" targetNamespace="http://tdkt.example/bench"><bpmn:process id="{KEY}" isExecutable="true">'
         f'<bpmn:laneSet id="ls">{lanes}</bpmn:laneSet><bpmn:startEvent id="start" />{tasks}<bpmn:endEvent id="end" />'
         f"{flows}</bpmn:process></bpmn:definitions>"

@@ -60,7 +60,7 @@ def run_suite(options: Options, log: Callable[[str], None]) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": report.machine(), "options": _describe(opts), "notes": [*notes, HTTP_NOTE]}
 
     log(f"floor: {len(workloads)} workloads x {opts.instances} instances")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for w in workloads:
         run_floor(w, WARM_UP)
         with_spec = run_floor(w, opts.instances)
@@ -88,7 +88,7 @@ def run_suite(options: Options, log: Callable[[str], None]) -> dict[str, Any]:
                 raw = run_engine(sessions, ctx, w, opts.instances)
                 if raw["completed"] != raw["instances"]:
                     notes.append(f"{w.name} on {db}: only {raw['completed']} of {raw['instances']} instances ended")
-                eng = {k: report.summary(raw[k]) for k in ("start", "step")}
+                eng: dict[str, Any] = {k: report.summary(raw[k]) for k in ("start", "step")}
                 measure = "step" if w.step == HUMAN else "start"
                 eng["ratio"] = report.ratio(eng[measure], row["floor"][measure])
                 eng["ratio_without_spec"] = report.ratio(eng[measure], row["floor_without_spec"][measure])

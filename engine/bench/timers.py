@@ -30,7 +30,8 @@ TIMER_MODEL = (
     # with "TimerEventDefinition"), so a timeDate timer gets no timer row and never fires (reported).
     '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">wait_for</bpmn:timeDuration></bpmn:timerEventDefinition>'
     '</bpmn:intermediateCatchEvent><bpmn:endEvent id="e" />'
-    '<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="wait" /><bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="e" />'
+    '<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="wait" />'
+    '<bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="e" />'
     "</bpmn:process></bpmn:definitions>"
 ).encode()
 

@@ -65,7 +65,8 @@ def with_lane(xml: str, process_id: str, role: str = ROLE) -> str:
     lane = ""
     if ids:
         refs = "".join(f"<{prefix}flowNodeRef>{i}</{prefix}flowNodeRef>" for i in ids)
-        lane = f'<{prefix}laneSet id="bench_lanes"><{prefix}lane id="{role}" name="{role}">{refs}</{prefix}lane></{prefix}laneSet>'
+        lane = f'<{prefix}lane id="{role}" name="{role}">{refs}</{prefix}lane>'
+        lane = f'<{prefix}laneSet id="bench_lanes">{lane}</{prefix}laneSet>'
     return xml[: match.start()] + f"<{prefix}process{attrs}>" + lane + xml[match.end() :]
 
 

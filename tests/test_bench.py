@@ -1,0 +1,70 @@
+"""The bench machinery runs end to end on a tiny size and writes every headline key (nothing here is timed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from cli import main
+from engine.bench.workloads import camunda_workloads, with_lane
+from engine.core.definitions import parse_files
+
+HEADLINE = (
+    "completion_vs_floor_ratio",
+    "task_completions_per_s",
+    "completion_p99_ms",
+    "http_completions_per_s",
+    "inbox_p99_ms",
+    "overdue_query_ms",
+    "timer_lateness_p99_s",
+    "bytes_per_finished_instance",
+)
+
+
+def test_camunda_models_get_a_lane_and_user_tasks() -> None:
+    for workload in camunda_workloads():
+        bundle = parse_files(workload.files).bundles[0]
+        assert bundle.spec.name == workload.name
+        for meta in bundle.task_meta.values():
+            assert meta["role"] == "bench_officer"
+    sequence = camunda_workloads({"sequence_5"})[0]
+    assert len(parse_files(sequence.files).bundles[0].task_meta) == 5
+
+
+def test_with_lane_keeps_a_model_without_human_tasks_laneless() -> None:
+    xml = '<b:definitions xmlns:b="x"><b:process id="p" isExecutable="true"><b:startEvent id="s"/></b:process>'
+    out = with_lane(xml, "renamed")
+    assert '<b:process id="renamed" isExecutable="true">' in out
+    assert "laneSet" not in out
+
+
+def test_bench_runs_tiny_and_writes_the_headline_keys(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    args = ["bench", "--quick", "--instances", "2", "--scale", "50,100", "--timers", "0", "--soak-minutes", "0"]
+    args += ["--workload", "sequence_5", "--workload", "gateway_1", "--json", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    for key in HEADLINE:
+        assert key in data
+        assert data[key] is None or isinstance(data[key], int | float), key
+    assert data["http_completions_per_s"] is None
+    assert data["completion_vs_floor_ratio"] > 0
+    assert data["task_completions_per_s"] > 0
+    assert data["bytes_per_finished_instance"] > 0
+    assert [p["finished_instances"] for p in data["scale"]["sqlite"]] == [50, 100]
+    assert data["scale"]["sqlite"][-1]["open_tasks"] == 10
+    assert data["scale"]["sqlite"][-1]["overdue"]["rows"] >= 0
+    names = [w["name"] for w in data["workloads"]]
+    assert names == ["sequence_5", "gateway_1"]
+    assert not [n for n in data["notes"] if "instances ended" in n]
+    assert data["machine"]["cores"] >= 1
+    assert "completion_vs_floor_ratio" in result.output
+
+
+def test_bench_refuses_a_non_postgresql_url() -> None:
+    result = CliRunner().invoke(main, ["bench", "--url", "sqlite:///x.db"])
+    assert result.exit_code != 0
+    assert "--url" in result.output
