@@ -196,12 +196,16 @@ def waiting_events(workflow: BpmnWorkflow) -> set[tuple[str, str]]:
     return found
 
 
+_TIMER_EVENT_TYPES = {"TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition"}
+
+
 def timer_due_dates(workflow: BpmnWorkflow) -> list[tuple[Task, datetime]]:
     """WAITING timer tasks with the time they fall due (as SpiffWorkflow computed it), in UTC."""
     result = []
     for pending_task in list(workflow.event_manager.tasks.values()):
         details = pending_task.task_spec.event_definition.details(pending_task)
-        if not details.event_type.endswith("TimerEventDefinition") or details.value is None:
+        # TimeDateEventDefinition, DurationTimerEventDefinition, CycleTimerEventDefinition
+        if details.event_type not in _TIMER_EVENT_TYPES or details.value is None:
             continue
         due = details.value
         if isinstance(due, str):
