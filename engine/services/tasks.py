@@ -200,12 +200,42 @@ def _task_with_instance(session: Session, task_id: int) -> tuple[HumanTask, Inst
     return row, found[0][1], open_rows
 
 
+# Tasks whose data must not come from a form submission: a council ballot's choices must never enter task data,
+# and the council's attendance and counts must come from the directory and the sealed ballot box.
+RESERVED_FORM_KEYS: dict[str, str] = {
+    "council_convene": "ballots.convene",
+    "council_attendance": "ballots.record_attendance",
+    "council_ballot": "ballots.cast_ballot",
+    "council_written_ballot": "ballots.cast_ballot (written=True) or ballots.record_no_written_vote",
+    "council_tally": "ballots.tally_meeting",
+}
+
+
 def complete(
     session: Session, ctx: EngineContext, task_id: int, user_id: str, data: dict[str, Any] | None = None
 ) -> HumanTask:
     """Complete a task with the form's data and run the instance to its next wait states, in one transaction."""
+    return complete_reserved(session, ctx, task_id, user_id, data, reserved=False)
+
+
+def complete_reserved(
+    session: Session,
+    ctx: EngineContext,
+    task_id: int,
+    user_id: str,
+    data: dict[str, Any] | None = None,
+    *,
+    reserved: bool = True,
+    events: list[dict[str, Any]] | None = None,
+) -> HumanTask:
+    """``complete``, also for tasks with a reserved form key (for the service that owns them), with extra events."""
     data = data or {}
     row, instance, open_rows = _task_with_instance(session, task_id)
+    if not reserved and row.form_key in RESERVED_FORM_KEYS:
+        raise ConflictError(
+            f"task {task_id} ({row.element_id}) cannot be completed with a form; "
+            f"use {RESERVED_FORM_KEYS[row.form_key]}"
+        )
     if row.assignee is not None:
         if row.assignee != user_id and (
             row.assignee not in _acting_for(session, ctx, user_id)
@@ -226,6 +256,7 @@ def complete(
     failure = ctx.runner.complete(loaded.workflow, task, data)
     changed = {k: v for k, v in task.data.items() if k not in before or before[k] != v}
     events = [
+        *(events or []),
         {
             "action": "task.completed",
             "task_guid": row.task_guid,
