@@ -1,0 +1,123 @@
+"""Opening a year's campaign: the launch process started with the directive's settings and the rules in force.
+
+A campaign file (``demo/campaign.yaml``) names the year, the directive, its date, the participating units and the
+emulation blocks/clusters. ``open_campaign`` starts ``campaign_launch`` once per business key: running it again
+finds the instance already there and starts nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.errors import NotFoundError, ValidationError
+from engine.persistence.models import Instance, OrgUnit
+from engine.services import instances
+from engine.services.context import EngineContext
+from engine.services.rules import RuleSet, start_data
+
+LAUNCH_KEY = "campaign_launch"
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    campaign_year: int
+    business_key: str
+    directive: str
+    date: date
+    started_by: str
+    province_unit: str
+    home_affairs_unit: str
+    council_unit: str
+    units: list[str]
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+
+def parse_campaign(raw: Any, source: str = "campaign") -> CampaignConfig:
+    if not isinstance(raw, dict):
+        raise ValidationError(f"{source}: expected a mapping")
+    needed = ["campaign_year", "business_key", "directive", "date", "started_by", "province_unit"]
+    needed += ["home_affairs_unit", "council_unit", "units"]
+    missing = [k for k in needed if raw.get(k) in (None, "", [])]
+    if missing:
+        raise ValidationError(f"{source}: missing {', '.join(missing)}", {"fields": {k: "required" for k in missing}})
+    when = raw["date"] if isinstance(raw["date"], date) else date.fromisoformat(str(raw["date"]))
+    blocks = [dict(b) for b in raw.get("blocks") or []]
+    for index, block in enumerate(blocks):
+        if not block.get("leader_unit") or not block.get("members"):
+            raise ValidationError(f"{source}: blocks[{index}] needs leader_unit and members")
+    return CampaignConfig(
+        campaign_year=int(raw["campaign_year"]),
+        business_key=str(raw["business_key"]),
+        directive=str(raw["directive"]),
+        date=when,
+        started_by=str(raw["started_by"]),
+        province_unit=str(raw["province_unit"]),
+        home_affairs_unit=str(raw["home_affairs_unit"]),
+        council_unit=str(raw["council_unit"]),
+        units=[str(u) for u in raw["units"]],
+        blocks=blocks,
+    )
+
+
+def load_campaign(path: str | Path) -> CampaignConfig:
+    file = Path(path)
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise NotFoundError(f"campaign file {file}: {err.strerror or err}") from None
+    except yaml.YAMLError as err:
+        raise ValidationError(f"campaign file {file} is not valid YAML: {err}") from None
+    return parse_campaign(raw, str(file))
+
+
+def launch_data(config: CampaignConfig, rule_sets: list[RuleSet]) -> dict[str, Any]:
+    """The launch instance's initial data: the directive's settings plus the rule set in force on its date."""
+    return {
+        "campaign_year": config.campaign_year,
+        "directive": config.directive,
+        "directive_date": config.date.isoformat(),
+        "province_unit": config.province_unit,
+        "home_affairs_unit": config.home_affairs_unit,
+        "council_unit": config.council_unit,
+        "units": list(config.units),
+        "blocks": [dict(b) for b in config.blocks],
+        **start_data(rule_sets, config.date),
+    }
+
+
+def find_campaign(session: Session, business_key: str) -> Instance | None:
+    query = select(Instance).where(Instance.definition_key == LAUNCH_KEY, Instance.business_key == business_key)
+    return session.scalars(query.order_by(Instance.id)).first()
+
+
+def open_campaign(
+    session: Session, ctx: EngineContext, config: CampaignConfig, rule_sets: list[RuleSet]
+) -> tuple[Instance, bool]:
+    """Start the launch process for ``config`` unless its business key is already open: (instance, created)."""
+    existing = find_campaign(session, config.business_key)
+    if existing is not None:
+        return existing, False
+    wanted = {config.province_unit, config.home_affairs_unit, config.council_unit, *config.units}
+    for block in config.blocks:
+        wanted.update([block["leader_unit"], *block["members"]])
+    known = set(session.scalars(select(OrgUnit.id).where(OrgUnit.id.in_(sorted(wanted)))))
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise NotFoundError(f"campaign {config.business_key} names unknown org unit(s): {', '.join(unknown)}")
+    row = instances.start_instance(
+        session,
+        ctx,
+        key=LAUNCH_KEY,
+        business_key=config.business_key,
+        unit_id=config.province_unit,
+        data=launch_data(config, rule_sets),
+        actor=config.started_by,
+    )
+    return row, True

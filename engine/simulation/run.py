@@ -1,0 +1,152 @@
+"""The simulated year: a manual clock moved day by day, officers completing their tasks, timers firing.
+
+Each morning (09:00 in Việt Nam) the scheduler's timer pass runs; on working days every open task whose planned
+day has come is completed through ``tasks.complete`` by a user entitled to it. A task's planned day is drawn once,
+when it is first seen: within its deadline for most, a few working days past it for a share (``Behaviour.late``).
+Everything random comes from one ``random.Random(seed)`` consumed in a fixed order (tasks by id), so the same
+seed gives the same year.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.clock import ManualClock
+from engine.core.runtime import find_task
+from engine.errors import EngineError
+from engine.persistence.models import HumanTask, Instance
+from engine.services import instances, tasks
+from engine.services.context import EngineContext
+from engine.services.directory import users_with_role
+from engine.services.instance_store import OPEN, load_instance
+from engine.services.rules import RuleSet, start_data
+from engine.services.timers import fire_due_timers
+from engine.simulation.campaign import CampaignConfig, open_campaign
+from engine.simulation.officers import Behaviour, fill_form
+from engine.simulation.report import SimulationTable, build_table
+
+MORNING = time(2, 0)  # 09:00 Asia/Ho_Chi_Minh
+
+
+@dataclass
+class Simulation:
+    sessions: sessionmaker[Session]
+    ctx: EngineContext
+    clock: ManualClock
+    campaign: CampaignConfig
+    rule_sets: list[RuleSet]
+    seed: int
+    behaviour: Behaviour = field(default_factory=Behaviour)
+    sudden_nominations: int = 2
+    planned: dict[int, date] = field(default_factory=dict)  # task id -> the day its person will finish it
+    errors: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    # -- one day -----------------------------------------------------------------------------------------------
+    def _plan(self, row: HumanTask, today: date) -> date:
+        calendar = self.ctx.calendar
+        if row.due_at is None:
+            return calendar.add_working_days(today, self.rng.randint(1, 3))
+        due = row.due_at.astimezone(UTC).date()
+        if self.rng.random() < self.behaviour.late:
+            return calendar.add_working_days(due, self.rng.randint(1, 6))
+        slack = max(0, calendar.working_days_between(today, due) - 1)
+        return calendar.add_working_days(today, self.rng.randint(0, slack)) if slack else today
+
+    def _worker(self, session: Session, row: HumanTask) -> str | None:
+        if row.assignee:
+            return row.assignee
+        if row.candidate_users:
+            return str(sorted(row.candidate_users)[0])
+        if row.role_id:
+            people = users_with_role(session, row.role_id, row.unit_id, self.ctx.now())
+            return people[0] if people else None
+        return None
+
+    def _complete(self, row_id: int) -> None:
+        with self.sessions() as session, session.begin():
+            row = session.get(HumanTask, row_id)
+            if row is None or row.status not in OPEN:
+                return
+            user = self._worker(session, row)
+            if user is None:
+                self.errors.append(f"{row.element_id} ({row.unit_id}): nobody holds {row.role_id}")
+                self.planned[row_id] = date.max
+                return
+            loaded = load_instance(session, self.ctx, row.instance_id)
+            task = find_task(loaded.workflow, row.task_guid)
+            data = dict(task.data) if task is not None else {}
+            schema = loaded.definition.forms.get(row.form_key) if row.form_key else None
+            submission = fill_form(row.form_key, schema, data, self.rng, self.behaviour)
+            tasks.complete(session, self.ctx, row_id, user, submission)
+
+    def work(self, today: date) -> None:
+        with self.sessions() as session:
+            rows = list(session.scalars(select(HumanTask).where(HumanTask.status.in_(OPEN)).order_by(HumanTask.id)))
+            for row in rows:
+                if row.id not in self.planned:
+                    self.planned[row.id] = self._plan(row, today)
+            due_today = [r.id for r in rows if self.planned[r.id] <= today]
+        for row_id in due_today:
+            try:
+                self._complete(row_id)
+            except EngineError as err:
+                self.errors.append(f"task {row_id}: {err.message}")
+                self.planned[row_id] = date.max
+
+    def start_sudden(self, today: date) -> None:
+        unit = self.rng.choice(self.campaign.units)
+        data: dict[str, Any] = {
+            "campaign_year": self.campaign.campaign_year,
+            "province_unit": self.campaign.province_unit,
+            "home_affairs_unit": self.campaign.home_affairs_unit,
+            "council_unit": self.campaign.council_unit,
+            "units": list(self.campaign.units),
+            "nomination_units": [unit],
+            "sudden": True,
+            **start_data(self.rule_sets, today),
+        }
+        with self.sessions() as session, session.begin():
+            instances.start_instance(
+                session,
+                self.ctx,
+                key="nomination",
+                business_key=f"DX-{today.isoformat()}-{unit}",
+                unit_id=unit,
+                data=data,
+                actor=self.campaign.started_by,
+            )
+
+    # -- the whole run -----------------------------------------------------------------------------------------
+    def run(self, start: date, until: date) -> SimulationTable:
+        self.clock.set(datetime.combine(start, MORNING, tzinfo=UTC))
+        with self.sessions() as session, session.begin():
+            open_campaign(session, self.ctx, self.campaign, self.rule_sets)
+        days = (until - start).days + 1
+        sudden_days = sorted(self.rng.sample(range(20, max(21, days - 40)), min(self.sudden_nominations, days // 60)))
+        for offset in range(days):
+            today = start + timedelta(days=offset)
+            self.clock.set(datetime.combine(today, MORNING, tzinfo=UTC))
+            fire_due_timers(self.sessions, self.ctx, owner="simulation")
+            if offset in sudden_days:
+                self.start_sudden(today)
+            if self.ctx.calendar.is_working_day(today):
+                self.work(today)
+        end = datetime.combine(until, MORNING, tzinfo=UTC)
+        with self.sessions() as session:
+            return build_table(session, self.ctx, end)
+
+
+def instance_statuses(session: Session) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for status in session.scalars(select(Instance.status).order_by(Instance.id)):
+        counts[status] = counts.get(status, 0) + 1
+    return counts
