@@ -70,9 +70,14 @@ def _escalation_timers(s, iid) -> list[Timer]:
     return list(s.scalars(query))
 
 
-def test_due_date_property_in_working_days(sessions, dossier) -> None:
+def test_due_date_property_and_boundary_timer_in_working_days(sessions, dossier) -> None:
     task = _task(sessions, dossier)
     assert task.due_at == DUE
+    with sessions() as s:
+        query = select(Timer).where(Timer.instance_id == dossier, Timer.kind == "bpmn_timer")
+        (nudge,) = s.scalars(query).all()
+    # timeDate working_days(3): 15, 16, 19/02 at 10:00 local
+    assert (nudge.element_id, nudge.due_at) == ("nudge", datetime(2024, 2, 19, 3, 0, tzinfo=UTC))
 
 
 def test_plan_timers_follow_the_policy(sessions, ctx, dossier) -> None:
@@ -127,6 +132,8 @@ def test_across_tet_each_step_happens_once(sessions, ctx, clock, dossier, smtp_s
             ("task.escalated", "system", ["cuong.head", "snv.monitor"]),
         ]
         assert verify(s).ok
+        fired = [(e.element_id, e.at) for e in events if e.action == "timer.fired"]
+        assert fired == [("nudge", datetime(2024, 2, 19, 4, 0, tzinfo=UTC))]  # non-interrupting: the task stays
         task = s.scalars(select(HumanTask).where(HumanTask.instance_id == dossier)).one()
         assert task.escalation_level == 2 and task.status == "open"
         kinds = [(n.user_id, n.kind) for n in s.scalars(select(Notification).order_by(Notification.id))]

@@ -101,13 +101,22 @@ def overdue_report(
 def overdue_tasks(
     session: Session, ctx: EngineContext, *, unit_id: str | None = None, limit: int = 100
 ) -> list[HumanTask]:
-    """Open tasks past their due date, the longest overdue first (reads ``ix_human_task_due``)."""
-    query = (
-        select(HumanTask)
-        .where(HumanTask.status.in_(OPEN), HumanTask.due_at < ctx.now())
-        .order_by(HumanTask.due_at, HumanTask.id)
-        .limit(max(1, min(limit, 1000)))
-    )
-    if unit_id is not None:
-        query = query.where(HumanTask.unit_id == unit_id)
-    return list(session.scalars(query))
+    """Open tasks past their due date, the longest overdue first.
+
+    One query per open status, each an ordered range read of ``ix_human_task_due`` (status, due_at) that stops at
+    ``limit``; ``status IN (...)`` would make PostgreSQL sort every overdue task first.
+    """
+    limit = max(1, min(limit, 1000))
+    found: list[HumanTask] = []
+    for status in OPEN:
+        query = (
+            select(HumanTask)
+            .where(HumanTask.status == status, HumanTask.due_at < ctx.now())
+            .order_by(HumanTask.due_at, HumanTask.id)
+            .limit(limit)
+        )
+        if unit_id is not None:
+            query = query.where(HumanTask.unit_id == unit_id)
+        found += session.scalars(query)
+    found.sort(key=lambda t: (t.due_at, t.id))
+    return found[:limit]
