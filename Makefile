@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/tdkt serve
+	$(BIN)/tdkt demo && $(BIN)/tdkt serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

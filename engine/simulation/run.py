@@ -27,7 +27,9 @@ from engine.services.directory import users_with_role
 from engine.services.instance_store import OPEN, load_instance
 from engine.services.rules import RuleSet, start_data
 from engine.services.timers import fire_due_timers
+from engine.simulation import council
 from engine.simulation.campaign import CampaignConfig, open_campaign
+from engine.simulation.council import COUNCIL_FORMS
 from engine.simulation.officers import Behaviour, fill_form
 from engine.simulation.report import SimulationTable, build_table
 
@@ -58,7 +60,8 @@ class Simulation:
         due = row.due_at.astimezone(UTC).date()
         if self.rng.random() < self.behaviour.late:
             return calendar.add_working_days(due, self.rng.randint(1, 6))
-        slack = max(0, calendar.working_days_between(today, due) - 1)
+        # People on time mostly finish in the first half of the time they are given.
+        slack = max(0, calendar.working_days_between(today, due) - 1) // 2
         return calendar.add_working_days(today, self.rng.randint(0, slack)) if slack else today
 
     def _worker(self, session: Session, row: HumanTask) -> str | None:
@@ -84,6 +87,9 @@ class Simulation:
             loaded = load_instance(session, self.ctx, row.instance_id)
             task = find_task(loaded.workflow, row.task_guid)
             data = dict(task.data) if task is not None else {}
+            if row.form_key in COUNCIL_FORMS:
+                council.act(session, self.ctx, row, user, data, self.rng, self.behaviour)
+                return
             schema = loaded.definition.forms.get(row.form_key) if row.form_key else None
             submission = fill_form(row.form_key, schema, data, self.rng, self.behaviour)
             tasks.complete(session, self.ctx, row_id, user, submission)
