@@ -196,7 +196,7 @@ def test_a_withdrawn_candidate_is_on_no_ballot_and_reported_withdrawn(council, c
     results = by_id(sc.tally(council, ctx, iid))
     assert results["cstd-binh"] == results["cstd-binh"] | {"withdrawn": True, "passed": False, "agree": 0}
     with council() as s:
-        agenda = instances.instance_data(s, ctx, iid)["agenda"]
+        agenda = instances.instance_data(s, ctx, iid)["council_agenda"]
         assert [c["candidate_id"] for g in agenda for c in g["candidates"]] == ["cstd-an", "tt-syt-khoa-noi"]
 
 
@@ -222,3 +222,27 @@ def test_convening_and_attendance_refuse_bad_input(council, ctx):
         from engine.services.council_meeting import record_attendance
 
         record_attendance(s, ctx, sc.one_task(council, iid, "attendance"), "m01", sc.MEMBERS)
+
+
+def test_called_from_another_process_the_results_flow_back(sessions, ctx):
+    sc.setup(sessions, ctx, sc.HERE / "nomination_stub.bpmn")
+    with sessions() as s, s.begin():
+        data = {"campaign_year": 2024, "candidates": sc.candidates(), "withdrawn": ["someone-earlier"]}
+        iid = instances.start_instance(s, ctx, key="council_caller", unit_id=sc.COUNCIL, data=data).id
+    sc.convene(sessions, ctx, iid)
+    sc.attend(sessions, ctx, iid, sc.MEMBERS[:10])
+    sc.vote_in_writing(sessions, ctx, iid, "m11", sc.PLAN["m11"])
+    for member in sc.MEMBERS[:10]:
+        sc.vote(sessions, ctx, iid, member, sc.PLAN[member])
+    results = sc.tally(sessions, ctx, iid)
+    assert sc.instance_row(sessions, iid).status == "completed"
+    with sessions() as s:
+        data = instances.instance_data(s, ctx, iid)
+        meeting = s.scalars(select(CouncilMeeting).where(CouncilMeeting.instance_id == iid)).one()
+        assert ballots.verify_tally(s, meeting.id).ok
+    assert data["council_results"] == results
+    assert [set(r) >= {"candidate_id", "award", "passed", "agree", "disagree", "members"} for r in results] == [
+        True
+    ] * 3
+    assert data["to_decision"] == ["cstd-an", "tt-syt-khoa-noi"] and data["told_result"] == ["cstd-binh"]
+    assert data["withdrawn"] == ["someone-earlier"]  # the caller's own variables are left alone

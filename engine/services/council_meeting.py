@@ -164,8 +164,8 @@ def convene(
         "sitting": sitting,
         "meeting_date": day.isoformat(),
         "meeting_place": place,
-        "agenda": agenda,
-        "withdrawn": out,
+        "council_agenda": agenda,
+        "council_withdrawn": out,
     }
     complete_reserved(session, ctx, task_id, user_id, result)
     return meeting
@@ -214,7 +214,7 @@ def record_attendance(
         meeting.status = "adjourned"
     session.flush()
     result = {
-        "members": members,
+        "council_members": members,
         "present_members": attending,
         "absent_members": [m for m in members if m not in attending],
         "quorum_needed": needed,
