@@ -1,0 +1,192 @@
+"""Nominations: unit council, dossiers per candidate (Art. 84), appraisal (eligible / supplement / rejected),
+public disclosure with its comment period, the Council vote (stand-in), the Chairman's decision; and the short
+path for a sudden achievement."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from engine.core.runtime import find_task
+from engine.services.instance_store import load_instance
+from engine.services.timers import fire_due_timers
+from tests.test_lifecycle_helpers import (
+    audit_trail,
+    complete,
+    completions,
+    ctx,  # noqa: F401 - fixture
+    data_of,
+    lifecycle,  # noqa: F401 - fixture
+    one_task,
+    open_tasks,
+    start,
+    status_of,
+    who,
+)
+
+DOCS = {"to_trinh": "files/tt.pdf", "bao_cao_thanh_tich": "files/bc.pdf", "bien_ban_binh_xet": "files/bb.pdf"}
+ELIGIBLE = {"name": "Vũ Thị Nga", "kind": "individual", "award": "bang_khen_chu_tich", "disciplined": False}
+INELIGIBLE = {  # Chiến sĩ thi đua cấp tỉnh needs three consecutive years of CSTĐ cơ sở: this one has two
+    "name": "Hoàng Minh Đức",
+    "kind": "individual",
+    "award": "chien_si_thi_dua_tinh",
+    "has_initiative": True,
+    "titles": [{"year": 2024, "title": "chien_si_thi_dua_co_so"}, {"year": 2023, "title": "chien_si_thi_dua_co_so"}],
+}
+COLLECTIVE = {"name": "Khoa Nội", "kind": "collective", "award": "tap_the_lao_dong_xuat_sac"}
+
+
+def task_data(sessions, ctx, task) -> dict[str, Any]:
+    with sessions() as s:
+        loaded = load_instance(s, ctx, task.instance_id)
+        return dict(find_task(loaded.workflow, task.task_guid).data)
+
+
+def by_candidate(sessions, ctx, iid: int, element_id: str) -> dict[str, Any]:
+    found = {}
+    for task in open_tasks(sessions, iid):
+        if task.element_id == element_id:
+            found[task_data(sessions, ctx, task)["candidate"]["name"]] = task
+    return found
+
+
+def test_dossiers_appraised_disclosed_voted_and_decided(sessions, ctx, clock, lifecycle):
+    iid = start(sessions, ctx, "nomination", nomination_units=["SYT"], sudden=False)
+    council = one_task(sessions, iid, "nom_unit_council")
+    assert who(council) == ("nom_unit_council", "unit_council", "SYT")
+    complete(
+        sessions,
+        ctx,
+        council,
+        "nga.vt",
+        {"meeting_date": "2024-03-19", "unit_candidates": [ELIGIBLE, INELIGIBLE, COLLECTIVE]},
+    )
+
+    prepare = by_candidate(sessions, ctx, iid, "dossier_prepare")
+    assert sorted(prepare) == ["Hoàng Minh Đức", "Khoa Nội", "Vũ Thị Nga"]
+    assert {who(t) for t in prepare.values()} == {("dossier_prepare", "unit_officer", "SYT")}
+    complete(sessions, ctx, prepare["Vũ Thị Nga"], "linh.tm", {"documents": DOCS, "achievement_summary": "Xuất sắc"})
+    complete(sessions, ctx, prepare["Hoàng Minh Đức"], "linh.tm", {"documents": DOCS, "achievement_summary": "Tốt"})
+    incomplete = {k: v for k, v in DOCS.items() if k != "bien_ban_binh_xet"}
+    complete(sessions, ctx, prepare["Khoa Nội"], "linh.tm", {"documents": incomplete, "achievement_summary": "Tốt"})
+    for task in by_candidate(sessions, ctx, iid, "dossier_sign").values():
+        assert who(task) == ("dossier_sign", "unit_head", "SYT")
+        complete(sessions, ctx, task, "duc.hm", {"head_decision": "sign"})
+
+    appraise = by_candidate(sessions, ctx, iid, "dossier_appraise")
+    assert {who(t) for t in appraise.values()} == {("dossier_appraise", "home_affairs", "SNV")}
+    offered = {name: task_data(sessions, ctx, t)["dossier_recommend_result"] for name, t in appraise.items()}
+    assert offered == {
+        "Vũ Thị Nga": {"recommendation": "eligible", "suggested_reason": None},
+        "Hoàng Minh Đức": {"recommendation": "reject", "suggested_reason": "standard_not_met"},
+        "Khoa Nội": {"recommendation": "supplement", "suggested_reason": "incomplete"},
+    }
+    findings = task_data(sessions, ctx, appraise["Hoàng Minh Đức"])["findings"]
+    assert findings == ["missing:xac_nhan_sang_kien", "prerequisite:chien_si_thi_dua_co_so"]
+    complete(sessions, ctx, appraise["Vũ Thị Nga"], "an.tdkt", {"appraisal": "eligible"})
+    reject = {"appraisal": "reject", "reject_reason": "standard_not_met"}
+    complete(sessions, ctx, appraise["Hoàng Minh Đức"], "an.tdkt", reject)
+    supplement = {"appraisal": "supplement", "supplement_request": "Bổ sung biên bản bình xét"}
+    complete(sessions, ctx, appraise["Khoa Nội"], "an.tdkt", supplement)
+
+    told = one_task(sessions, iid, "dossier_rejection_notice")  # the unit is told why
+    assert who(told) == ("dossier_rejection_notice", "unit_officer", "SYT")
+    assert task_data(sessions, ctx, told)["reject_reason"] == "standard_not_met"
+    complete(sessions, ctx, told, "linh.tm", {"acknowledged": True})
+    more = one_task(sessions, iid, "dossier_supplement")
+    assert who(more) == ("dossier_supplement", "unit_officer", "SYT")
+    complete(sessions, ctx, more, "linh.tm", {"documents": DOCS})
+    again = one_task(sessions, iid, "dossier_appraise")
+    assert task_data(sessions, ctx, again)["dossier_recommend_result"]["recommendation"] == "eligible"
+    complete(sessions, ctx, again, "binh.tdkt", {"appraisal": "eligible"})
+
+    publish = one_task(sessions, iid, "nom_disclosure_publish")
+    assert who(publish) == ("nom_disclosure_publish", "home_affairs", "SNV")
+    candidates = task_data(sessions, ctx, publish)["candidates"]
+    assert [(c["name"], c["award"], c["unit_id"]) for c in candidates] == [
+        ("Vũ Thị Nga", "bang_khen_chu_tich", "SYT"),
+        ("Khoa Nội", "tap_the_lao_dong_xuat_sac", "SYT"),
+    ]
+    complete(sessions, ctx, publish, "an.tdkt", {"published_at": "2024-03-19", "published_where": "Cổng TTĐT"})
+    assert open_tasks(sessions, iid) == []  # the comment period runs: 5 working days (rules 2024.1)
+    clock.advance(timedelta(days=3))
+    assert fire_due_timers(sessions, ctx, owner="test") == 0
+    clock.advance(timedelta(days=5))
+    assert fire_due_timers(sessions, ctx, owner="test") >= 1
+    comments = one_task(sessions, iid, "nom_disclosure_comments")
+    complete(sessions, ctx, comments, "an.tdkt", {"comments": [], "withdrawn": []})
+
+    vote = one_task(sessions, iid, "council_stub_results")
+    assert who(vote) == ("council_stub_results", "council_secretary", "HDTDKT")
+    ids = {c["name"]: c["candidate_id"] for c in candidates}
+    results = [
+        {"candidate_id": ids["Vũ Thị Nga"], "award": "bang_khen_chu_tich", "passed": True, "agree": 10, "disagree": 1,
+         "members": 11},
+        {"candidate_id": ids["Khoa Nội"], "award": "tap_the_lao_dong_xuat_sac", "passed": False, "agree": 4,
+         "disagree": 7, "members": 11},
+    ]  # fmt: skip
+    complete(sessions, ctx, vote, "thu.ky", {"council_results": results})
+    decision = one_task(sessions, iid, "nom_decision")
+    assert who(decision) == ("nom_decision", "chairman", "TINH")
+    complete(sessions, ctx, decision, "chu.tich", {"decision_number": "1234/QĐ-UBND", "signed_date": "2024-04-01"})
+    complete(sessions, ctx, one_task(sessions, iid, "nom_certificates"), "an.tdkt", {"certificates_issued": 1,
+                                                                                      "notified": True})  # fmt: skip
+
+    assert status_of(sessions, iid) == "completed"
+    assert data_of(sessions, ctx, iid)["nomination_result"] == {
+        "awarded": [ids["Vũ Thị Nga"]],
+        "not_passed": [ids["Khoa Nội"]],
+        "rejected": ["SYT-2024-2"],
+        "decision_number": "1234/QĐ-UBND",
+    }
+    trail = audit_trail(sessions, iid)
+    assert ("timer.fired", "nom_disclosure_wait", "scheduler") in trail
+    assert completions(sessions, iid)[-3:] == [
+        ("council_stub_results", "thu.ky"),
+        ("nom_decision", "chu.tich"),
+        ("nom_certificates", "an.tdkt"),
+    ]
+
+
+def test_sudden_achievement_skips_disclosure_and_council(sessions, ctx, lifecycle):
+    iid = start(sessions, ctx, "nomination", unit="HPT", nomination_units=["HPT"], sudden=True)
+    hero = {"name": "Cao Văn Tâm", "kind": "individual", "award": "bang_khen_chu_tich"}
+    complete(sessions, ctx, one_task(sessions, iid, "nom_unit_council"), "bao.tq",
+             {"meeting_date": "2024-03-19", "unit_candidates": [hero]})  # fmt: skip
+    complete(sessions, ctx, one_task(sessions, iid, "dossier_prepare"), "tam.cv",
+             {"documents": DOCS, "achievement_summary": "Cứu người trong lũ"})  # fmt: skip
+    complete(sessions, ctx, one_task(sessions, iid, "dossier_sign"), "hanh.mt", {"head_decision": "sign"})
+    complete(sessions, ctx, one_task(sessions, iid, "dossier_appraise"), "an.tdkt", {"appraisal": "eligible"})
+    decision = one_task(sessions, iid, "nom_decision")
+    assert who(decision) == ("nom_decision", "chairman", "TINH")
+    complete(sessions, ctx, decision, "chu.tich", {"decision_number": "88/QĐ-UBND", "signed_date": "2024-03-20"})
+    complete(sessions, ctx, one_task(sessions, iid, "nom_certificates"), "an.tdkt",
+             {"certificates_issued": 1, "notified": True})  # fmt: skip
+    assert status_of(sessions, iid) == "completed"
+    assert data_of(sessions, ctx, iid)["nomination_result"]["awarded"] == ["HPT-2024-1"]
+    elements = {e for e, _ in completions(sessions, iid)}
+    assert "nom_disclosure_publish" not in elements and "council_stub_results" not in elements
+
+
+def test_dossier_still_incomplete_after_two_supplements_is_recommended_for_rejection(sessions, ctx, lifecycle):
+    iid = start(sessions, ctx, "nomination_dossier", unit="STC", unit_id="STC",
+                candidate={"candidate_id": "STC-2024-1", "name": "Bùi Thị Phương", "kind": "individual",
+                           "award": "bang_khen_chu_tich"})  # fmt: skip
+    missing = {"to_trinh": "files/tt.pdf"}
+    complete(sessions, ctx, one_task(sessions, iid, "dossier_prepare"), "khanh.dq",
+             {"documents": missing, "achievement_summary": "Tốt"})  # fmt: skip
+    complete(sessions, ctx, one_task(sessions, iid, "dossier_sign"), "phuong.bt", {"head_decision": "sign"})
+    for _ in range(2):
+        appraise = one_task(sessions, iid, "dossier_appraise")
+        assert task_data(sessions, ctx, appraise)["dossier_recommend_result"]["recommendation"] == "supplement"
+        complete(sessions, ctx, appraise, "an.tdkt", {"appraisal": "supplement", "supplement_request": "Thiếu"})
+        complete(sessions, ctx, one_task(sessions, iid, "dossier_supplement"), "khanh.dq", {"documents": missing})
+    appraise = one_task(sessions, iid, "dossier_appraise")
+    assert task_data(sessions, ctx, appraise)["dossier_recommend_result"] == {
+        "recommendation": "reject",
+        "suggested_reason": "incomplete",
+    }
+    complete(sessions, ctx, appraise, "an.tdkt", {"appraisal": "reject", "reject_reason": "incomplete"})
+    complete(sessions, ctx, one_task(sessions, iid, "dossier_rejection_notice"), "khanh.dq", {"acknowledged": True})
+    assert data_of(sessions, ctx, iid)["dossier_result"]["status"] == "rejected"
+    assert data_of(sessions, ctx, iid)["dossier_result"]["reason"] == "incomplete"
