@@ -42,13 +42,13 @@ def model_files() -> list[tuple[str, bytes]]:
     return [(p.name, p.read_bytes()) for p in paths]
 
 
-@pytest.fixture
-def ctx(clock):
+@pytest.fixture(name="ctx")
+def ctx_fixture(clock):
     return EngineContext(clock=clock)
 
 
-@pytest.fixture
-def lifecycle(sessions, clock):
+@pytest.fixture(name="lifecycle")
+def lifecycle_fixture(sessions, clock):
     """The demo organisation and every lifecycle process deployed."""
     with sessions() as s, s.begin():
         load_org_file(s, ROOT / "demo" / "org.yaml", clock)

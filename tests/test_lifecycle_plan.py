@@ -11,9 +11,9 @@ from engine.services import tasks
 from tests.test_lifecycle_helpers import (
     complete,
     completions,
-    ctx,  # noqa: F401 - fixture
+    ctx_fixture,  # noqa: F401 - fixture
     data_of,
-    lifecycle,  # noqa: F401 - fixture
+    lifecycle_fixture,  # noqa: F401 - fixture
     one_task,
     open_tasks,
     start,
