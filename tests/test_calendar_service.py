@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,13 +14,15 @@ from sqlalchemy import select
 from engine.errors import ValidationError
 from engine.persistence.models import AuditEvent
 from engine.services.audit import verify
-from engine.services.calendar import list_overrides, load_calendar, remove_day, set_day
+from engine.services.calendar import calendar_stamp, list_overrides, load_calendar, remove_day, set_day
 from engine.services.context import EngineContext
 
 TDKT = str(Path(sys.executable).parent / "tdkt")
 
 
 def test_set_day_overrides_and_audits(sessions, clock) -> None:
+    with sessions() as s:
+        assert calendar_stamp(s) == (0, None)
     with sessions() as s, s.begin():
         set_day(s, clock, date(2024, 2, 15), False, "admin", "Nghỉ bù do bão")
         set_day(s, clock, date(2024, 2, 17), True, "admin")
@@ -29,7 +31,11 @@ def test_set_day_overrides_and_audits(sessions, clock) -> None:
         assert not cal.is_working_day(date(2024, 2, 15)) and cal.is_working_day(date(2024, 2, 17))
         assert cal.add_working_days(date(2024, 2, 7), 1) == date(2024, 2, 16)
         assert cal.name_of(date(2024, 2, 15)) == "Nghỉ bù do bão"
+        before = calendar_stamp(s)
+        assert before == (2, clock.now())
+        clock.advance(timedelta(minutes=1))
         set_day(s, clock, date(2024, 2, 15), True, "admin2")
+        assert calendar_stamp(s) != before
     with sessions() as s, s.begin():
         events = list(s.scalars(select(AuditEvent).where(AuditEvent.action == "calendar.changed")))
         assert [e.stream for e in events] == ["system"] * 3

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
@@ -71,3 +71,10 @@ def remove_day(session: Session, clock: Clock, day: date, actor: str | None) -> 
         data={"day": day.isoformat(), "working": None, "note": None, "before": before},
     )
     return True
+
+
+def calendar_stamp(session: Session) -> tuple[int, datetime | None]:
+    """(override count, last change): cheap to poll, so a long-running process reloads its calendar only when an
+    administrator changed something (``if stamp != last: ctx.reload_calendar(session)``)."""
+    row = session.execute(select(func.count(), func.max(CalendarOverride.changed_at))).one()
+    return int(row[0]), row[1]
