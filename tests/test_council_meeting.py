@@ -11,11 +11,12 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from engine.errors import ConflictError, PermissionDeniedError, ValidationError
-from engine.persistence.models import BallotParticipation, CouncilMeeting, HumanTask
+from engine.persistence.models import BallotParticipation, CouncilMeeting, HumanTask, Timer
 from engine.services import ballots, instances, tasks
 from engine.services.audit import verify
 from engine.services.context import EngineContext
 from engine.services.minutes import documents_of
+from engine.services.timers import fire_due_timers
 from tests.fixtures.council import scenario as sc
 
 
@@ -99,12 +100,12 @@ def test_the_voting_window_closes_and_missing_ballots_count_against(council, ctx
     sc.attend(council, ctx, iid, sc.MEMBERS)
     for member in sc.MEMBERS[:9]:  # m10 and m11 never vote
         sc.vote(council, ctx, iid, member, sc.PLAN[member])
-    clock.advance(timedelta(days=1, minutes=1))  # 1 working day: Tuesday 19/3 09:00 -> Wednesday 20/3 09:00
-    with council() as s, s.begin():
-        loaded = instances.load_instance(s, ctx, iid)
-        failure = ctx.runner.advance(loaded.workflow)
-        assert failure is None
-        instances.save_step(s, ctx, loaded, actor=None, events=[{"action": "timer.fired"}])
+    with council() as s:  # the voting window is a scheduler timer: 1 working day, Tue 19/3 -> Wed 20/3 09:00
+        due = s.scalars(select(Timer.due_at).where(Timer.instance_id == iid, Timer.status == "pending")).one()
+        assert due == clock.now() + timedelta(days=1)
+    assert fire_due_timers(council, ctx, owner="test") == 0
+    clock.advance(timedelta(days=1, seconds=1))
+    assert fire_due_timers(council, ctx, owner="test") == 1
     assert sc.open_tasks(council, iid, "ballot") == []
     results = by_id(sc.tally(council, ctx, iid))
     assert (results["cstd-an"]["agree"], results["cstd-an"]["basis"], results["cstd-an"]["passed"]) == (9, 11, False)
