@@ -25,7 +25,9 @@ someone who reads the box between two casts (a live observer of the database, or
 mid-vote) and diffs its contents — the box is plain JSON, so with only one cast between two reads the new
 slips belong to that caster; PostgreSQL keeps the box's earlier versions as dead tuples until VACUUM (readable
 with superuser tools such as pageinspect), SQLite keeps old pages in its WAL until a checkpoint — an operator
-should VACUUM ``ballot_box`` after a tally; the secretary necessarily reads the written votes they enter; a
+should VACUUM ``ballot_box`` after a tally; SQL statement logging with parameters (SQLAlchemy ``echo``, or the
+server's ``log_statement = 'all'``) would print each box rewrite next to its participation insert — keep it
+off in production (or create the engine with ``hide_parameters=True``); the secretary necessarily reads the written votes they enter; a
 server compromised while voting is open. Encrypting the box with a key held outside the database would close
 the database-side gaps and is the next hardening step.
 """

@@ -203,8 +203,8 @@ def _task_with_instance(session: Session, task_id: int) -> tuple[HumanTask, Inst
 # Tasks whose data must not come from a form submission: a council ballot's choices must never enter task data,
 # and the council's attendance and counts must come from the directory and the sealed ballot box.
 RESERVED_FORM_KEYS: dict[str, str] = {
-    "council_convene": "ballots.convene",
-    "council_attendance": "ballots.record_attendance",
+    "council_convene": "council_meeting.convene",
+    "council_attendance": "council_meeting.record_attendance",
     "council_ballot": "ballots.cast_ballot",
     "council_written_ballot": "ballots.cast_ballot (written=True) or ballots.record_no_written_vote",
     "council_tally": "ballots.tally_meeting",
@@ -233,8 +233,7 @@ def complete_reserved(
     row, instance, open_rows = _task_with_instance(session, task_id)
     if not reserved and row.form_key in RESERVED_FORM_KEYS:
         raise ConflictError(
-            f"task {task_id} ({row.element_id}) cannot be completed with a form; "
-            f"use {RESERVED_FORM_KEYS[row.form_key]}"
+            f"task {task_id} ({row.element_id}) cannot be completed with a form; use {RESERVED_FORM_KEYS[row.form_key]}"
         )
     if row.assignee is not None:
         if row.assignee != user_id and (
@@ -262,7 +261,7 @@ def complete_reserved(
             "task_guid": row.task_guid,
             "element_id": row.element_id,
             "data": {"submitted": json_safe(data), "changed": json_safe(changed)},
-        }
+        },
     ]
     save_step(session, ctx, loaded, actor=user_id, events=events, failure=failure, closed={row.id: "completed"})
     return row
