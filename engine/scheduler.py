@@ -11,19 +11,24 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.services.calendar import calendar_stamp
 from engine.services.context import EngineContext
+from engine.services.mailer import MailSettings, send_pending_emails
 from engine.services.timers import fire_due_timers
 
 log = logging.getLogger(__name__)
 
 # Half a second between looks keeps every timer under a second late without loading the database.
 POLL_SECONDS = 0.5
+# How often to look whether an administrator changed the working-day calendar.
+CALENDAR_CHECK_SECONDS = 10.0
 
 
 def scheduler_owner() -> str:
@@ -46,7 +51,10 @@ class TimerScheduler:
         self.ctx = ctx
         self.owner = owner or scheduler_owner()
         self.after_tick = after_tick
+        self.mail = MailSettings.from_env()
         self.fired = 0
+        self._calendar_stamp: object = None
+        self._calendar_checked: float | None = None
         self._lock = threading.Lock()
         self._scheduler = BackgroundScheduler(timezone="UTC")
         self._scheduler.add_job(
@@ -56,6 +64,7 @@ class TimerScheduler:
     def tick(self) -> int:
         """Fire everything due now (also callable directly, e.g. to drain at start-up or in a simulation)."""
         with self._lock:
+            self._refresh_calendar()
             total = 0
             while True:
                 fired = fire_due_timers(self.sessions, self.ctx, owner=self.owner)
@@ -63,12 +72,28 @@ class TimerScheduler:
                 if fired == 0:
                     break
             self.fired += total
+        if self.mail is not None:
+            try:  # after the timers' transactions committed: rolled-back work never sends mail
+                send_pending_emails(self.sessions, self.ctx.clock, self.mail)
+            except Exception:  # a mail server being down must not stop the timers
+                log.exception("sending e-mails failed")
         if self.after_tick is not None:
             try:
                 self.after_tick()
             except Exception:  # a mail server being down must not stop the timers
                 log.exception("after-tick hook failed")
         return total
+
+    def _refresh_calendar(self) -> None:
+        now = time.monotonic()
+        if self._calendar_checked is not None and now - self._calendar_checked < CALENDAR_CHECK_SECONDS:
+            return
+        self._calendar_checked = now
+        with self.sessions() as session:
+            stamp = calendar_stamp(session)
+            if stamp != self._calendar_stamp:
+                self.ctx.reload_calendar(session)
+                self._calendar_stamp = stamp
 
     def start(self) -> None:
         self._scheduler.start()

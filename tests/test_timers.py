@@ -179,3 +179,19 @@ def test_two_scheduler_processes_on_postgres_fire_each_timer_once(sessions, ctx,
         assert owners <= {"proc-a", "proc-b"}
     for iid in ids:
         assert open_elements(sessions, iid) == ["handle_late"]
+
+
+def test_the_apscheduler_driven_scheduler_fires_a_due_timer_by_itself(sessions, ctx, clock, deployed):
+    from engine.scheduler import TimerScheduler
+
+    iid = start(sessions, ctx, "timed_review")
+    clock.advance(timedelta(days=3))
+    done = threading.Event()
+    scheduler = TimerScheduler(sessions, ctx, owner="bg", after_tick=lambda: scheduler.fired and done.set())
+    scheduler.start()
+    try:
+        assert done.wait(timeout=20), "the background scheduler did not fire the due timer"
+    finally:
+        scheduler.shutdown()
+    assert scheduler.fired == 1
+    assert open_elements(sessions, iid) == ["handle_late"]
