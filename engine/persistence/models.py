@@ -178,10 +178,13 @@ class HumanTask(Base):
         Index("ix_human_task_assignee", "assignee", "status"),
         Index("ix_human_task_due", "status", "due_at"),
         Index("ix_human_task_instance", "instance_id", "status"),
+        Index("ix_human_task_report", "status", "unit_id", "definition_key", "due_at", "escalation_level"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
+    # Copied from the instance so the per-process reports read this table alone.
+    definition_key: Mapped[str | None] = mapped_column(String(255))
     task_guid: Mapped[str] = mapped_column(String(36), unique=True)  # the Spiff task id
     element_id: Mapped[str] = mapped_column(String(255))
     name: Mapped[str | None] = mapped_column(String(255))

@@ -239,6 +239,7 @@ def _open_tasks(
         rows.append(
             {
                 "instance_id": loaded.row.id,
+                "definition_key": loaded.definition.key,
                 "task_guid": str(task.id),
                 "element_id": task.task_spec.bpmn_id or task.task_spec.name,
                 "name": task.task_spec.bpmn_name or meta.get("name"),

@@ -7,8 +7,8 @@ Counts over open and claimed tasks (``HumanTask.status`` open|claimed), at ``ctx
 - ``overdue``: past their ``due_at`` (escalated ones included);
 - ``escalated``: escalation_level 2 or more (Sở Nội vụ told).
 
-One aggregate query (human_task joined to instance by primary key, read through ``ix_human_task_inbox`` /
-``ix_human_task_due`` on status), one for unit names, one for process names.
+One aggregate query over human_task alone (the process key is copied onto each task; ``ix_human_task_report``
+covers it), one for unit names, one for process names.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from engine.persistence.models import Definition, HumanTask, Instance, OrgUnit
+from engine.persistence.models import Definition, HumanTask, OrgUnit
 from engine.services.context import EngineContext
 
 OPEN = ("open", "claimed")
@@ -54,7 +54,7 @@ def overdue_report(
     counts = (
         select(
             HumanTask.unit_id,
-            Instance.definition_key,
+            HumanTask.definition_key,
             func.count().label("open"),
             func.sum(case((HumanTask.due_at >= now, case((HumanTask.due_at < soon, 1), else_=0)), else_=0)).label(
                 "due_soon"
@@ -62,14 +62,13 @@ def overdue_report(
             func.sum(case((HumanTask.due_at < now, 1), else_=0)).label("overdue"),
             func.sum(case((HumanTask.escalation_level >= 2, 1), else_=0)).label("escalated"),
         )
-        .join(Instance, Instance.id == HumanTask.instance_id)
         .where(HumanTask.status.in_(OPEN))
-        .group_by(HumanTask.unit_id, Instance.definition_key)
+        .group_by(HumanTask.unit_id, HumanTask.definition_key)
     )
     if unit_id is not None:
         counts = counts.where(HumanTask.unit_id == unit_id)
     if definition_key is not None:
-        counts = counts.where(Instance.definition_key == definition_key)
+        counts = counts.where(HumanTask.definition_key == definition_key)
     rows = session.execute(counts).all()
     units = {r.unit_id for r in rows if r.unit_id}
     keys = {r.definition_key for r in rows}

@@ -187,6 +187,7 @@ def upgrade() -> None:
         "human_task",
         sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
         sa.Column("instance_id", BIG_ID, nullable=False),
+        sa.Column("definition_key", sa.String(length=255), nullable=True),
         sa.Column("task_guid", sa.String(length=36), nullable=False),
         sa.Column("element_id", sa.String(length=255), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=True),
@@ -213,6 +214,12 @@ def upgrade() -> None:
     op.create_index("ix_human_task_due", "human_task", ["status", "due_at"], unique=False)
     op.create_index("ix_human_task_inbox", "human_task", ["status", "unit_id", "role_id", "due_at"], unique=False)
     op.create_index("ix_human_task_instance", "human_task", ["instance_id", "status"], unique=False)
+    op.create_index(
+        "ix_human_task_report",
+        "human_task",
+        ["status", "unit_id", "definition_key", "due_at", "escalation_level"],
+        unique=False,
+    )
     op.create_table(
         "timer",
         sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
