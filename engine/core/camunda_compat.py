@@ -36,6 +36,8 @@ _TOKEN = re.compile(
 
 _JUEL_WORDS = {"and": "and", "or": "or", "eq": "==", "ne": "!=", "lt": "<", "gt": ">", "le": "<=", "ge": ">="}
 _LITERALS = {"true": "True", "false": "False", "null": "None"}
+# Our own expression functions that a Camunda model may call in JUEL, e.g. camunda:dueDate="${working_days(5)}".
+ENGINE_FUNCTIONS = frozenset({"working_days", "add_working_days", "is_working_day"})
 
 
 def _tokenize(text: str) -> list[tuple[str, str]]:
@@ -187,7 +189,16 @@ class _Parser:
                 self.expect(")")
                 return f"(not {inner})"
             if self.peek() == ("op", "("):
-                raise TranslationError(f"function calls are not supported ({text}(...))")
+                if text not in ENGINE_FUNCTIONS:
+                    known = ", ".join(sorted(ENGINE_FUNCTIONS))
+                    raise TranslationError(f"function calls are not supported ({text}(...)); the engine has {known}")
+                self.take()
+                args: list[str] = []
+                while not self.accept(")"):
+                    if args:
+                        self.expect(",")
+                    args.append(self.expression())
+                return f"{text}({', '.join(args)})"
             if keyword.iskeyword(text) or text in _JUEL_WORDS or text in ("div", "mod", "empty", "instanceof"):
                 raise TranslationError(f"unexpected {text!r}")
             return text
