@@ -80,6 +80,8 @@ def test_every_element_is_drawn(name):
     kinds += ("intermediateCatchEvent", "exclusiveGateway", "parallelGateway", "sequenceFlow", "lane")
     elements = {e.get("id") for kind in kinds for e in tree.iter(f"{BPMN}{kind}")}
     assert elements - drawn == set()
+    ids = [e.get("id") for e in tree.iter() if isinstance(e.tag, str) and e.get("id")]
+    assert len(ids) == len(set(ids)), "ids must be unique in a file (modelers refuse duplicates)"
 
 
 def test_forms_have_vietnamese_titles_and_file_fields_follow_the_convention():
@@ -123,3 +125,28 @@ def test_bad_rules_are_refused_with_the_place_named():
                 ]
             }
         )
+
+
+def _bounds(tree) -> dict[str, tuple[float, float, float, float]]:
+    found = {}
+    for shape in tree.iter(f"{DI}BPMNShape"):
+        b = shape.find("{http://www.omg.org/spec/DD/20100524/DC}Bounds")
+        x, y, w, h = (float(b.get(k)) for k in ("x", "y", "width", "height"))
+        found[shape.get("bpmnElement")] = (x, y, x + w, y + h)
+    return found
+
+
+@pytest.mark.parametrize("name", [n for n in LIFECYCLE_FILES if n.endswith(".bpmn")])
+def test_shapes_sit_in_their_lane_without_overlapping(name):
+    tree = etree.parse(str(BPMN_DIR / name))
+    bounds = _bounds(tree)
+    nodes = []
+    for lane in tree.iter(f"{BPMN}lane"):
+        lx1, ly1, lx2, ly2 = bounds[lane.get("id")]
+        for ref in lane.findall(f"{BPMN}flowNodeRef"):
+            x1, y1, x2, y2 = bounds[ref.text]
+            assert lx1 <= x1 and x2 <= lx2 and ly1 <= y1 and y2 <= ly2, (ref.text, lane.get("id"))
+            nodes.append((ref.text, (x1, y1, x2, y2)))
+    for i, (a, (ax1, ay1, ax2, ay2)) in enumerate(nodes):
+        for b, (bx1, by1, bx2, by2) in nodes[i + 1 :]:
+            assert ax2 <= bx1 or bx2 <= ax1 or ay2 <= by1 or by2 <= ay1, (a, b)
