@@ -48,6 +48,7 @@ class Simulation:
     sudden_nominations: int = 2
     planned: dict[int, date] = field(default_factory=dict)  # task id -> the day its person will finish it
     errors: list[str] = field(default_factory=list)
+    snapshot: dict[int, dict[str, Any]] = field(default_factory=dict)  # task id -> its data, read this morning
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -84,15 +85,25 @@ class Simulation:
                 self.errors.append(f"{row.element_id} ({row.unit_id}): nobody holds {row.role_id}")
                 self.planned[row_id] = date.max
                 return
-            loaded = load_instance(session, self.ctx, row.instance_id)
-            task = find_task(loaded.workflow, row.task_guid)
-            data = dict(task.data) if task is not None else {}
+            data = self.snapshot.get(row_id, {})
             if row.form_key in COUNCIL_FORMS:
                 council.act(session, self.ctx, row, user, data, self.rng, self.behaviour)
                 return
-            schema = loaded.definition.forms.get(row.form_key) if row.form_key else None
+            schema = tasks.task_form(session, self.ctx, row)
             submission = fill_form(row.form_key, schema, data, self.rng, self.behaviour)
             tasks.complete(session, self.ctx, row_id, user, submission)
+
+    def _task_data(self, session: Session, rows: list[HumanTask]) -> dict[int, dict[str, Any]]:
+        """The data of the tasks due today, restoring each instance once (READY tasks' data does not change until
+        they run, and tasks created today are first seen tomorrow)."""
+        found: dict[int, dict[str, Any]] = {}
+        for instance_id in sorted({r.instance_id for r in rows}):
+            workflow = load_instance(session, self.ctx, instance_id).workflow
+            for row in rows:
+                task = find_task(workflow, row.task_guid) if row.instance_id == instance_id else None
+                if task is not None:
+                    found[row.id] = dict(task.data)
+        return found
 
     def work(self, today: date) -> None:
         with self.sessions() as session:
@@ -100,8 +111,9 @@ class Simulation:
             for row in rows:
                 if row.id not in self.planned:
                     self.planned[row.id] = self._plan(row, today)
-            due_today = [r.id for r in rows if self.planned[r.id] <= today]
-        for row_id in due_today:
+            due_today = [r for r in rows if self.planned[r.id] <= today]
+            self.snapshot = self._task_data(session, due_today)
+        for row_id in [r.id for r in due_today]:
             try:
                 self._complete(row_id)
             except EngineError as err:
