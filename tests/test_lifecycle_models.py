@@ -72,6 +72,17 @@ def test_every_user_task_has_a_role_lane_a_form_and_a_working_day_deadline():
     assert len([t for t in seen if not t.startswith("council_stub")]) == 25
 
 
+def test_every_user_task_in_bpmn_has_a_role_lane_and_a_form():
+    files = [(p.name, p.read_bytes()) for p in sorted(BPMN_DIR.iterdir()) if p.suffix in (".bpmn", ".dmn")]
+    files += [(p.name, p.read_bytes()) for p in sorted((ROOT / "forms").glob("*.json"))]
+    parsed = parse_files(files)
+    assert parsed.errors == []
+    for bundle in parsed.bundles:
+        for task_id, meta in bundle.task_meta.items():
+            assert meta["role"] in ROLES, (bundle.key, task_id, meta["role"])
+            assert meta["form_key"] and (ROOT / "forms" / f"{meta['form_key']}.json").is_file(), (bundle.key, task_id)
+
+
 @pytest.mark.parametrize("name", [n for n in LIFECYCLE_FILES if n.endswith(".bpmn")])
 def test_every_element_is_drawn(name):
     tree = etree.parse(str(BPMN_DIR / name))
