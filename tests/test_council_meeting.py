@@ -101,11 +101,13 @@ def test_the_voting_window_closes_and_missing_ballots_count_against(council, ctx
     for member in sc.MEMBERS[:9]:  # m10 and m11 never vote
         sc.vote(council, ctx, iid, member, sc.PLAN[member])
     with council() as s:  # the voting window is a scheduler timer: 1 working day, Tue 19/3 -> Wed 20/3 09:00
-        due = s.scalars(select(Timer.due_at).where(Timer.instance_id == iid, Timer.status == "pending")).one()
+        due = s.scalars(
+            select(Timer.due_at).where(Timer.instance_id == iid, Timer.kind == "bpmn_timer", Timer.status == "pending")
+        ).one()
         assert due == clock.now() + timedelta(days=1)
     assert fire_due_timers(council, ctx, owner="test") == 0
     clock.advance(timedelta(days=1, seconds=1))
-    assert fire_due_timers(council, ctx, owner="test") == 1
+    assert fire_due_timers(council, ctx, owner="test") >= 1  # the window, and the tasks' own reminders
     assert sc.open_tasks(council, iid, "ballot") == []
     results = by_id(sc.tally(council, ctx, iid))
     assert (results["cstd-an"]["agree"], results["cstd-an"]["basis"], results["cstd-an"]["passed"]) == (9, 11, False)
