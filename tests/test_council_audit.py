@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import threading
+from datetime import timedelta
 
 import pytest
 from pypdf import PdfReader
@@ -12,8 +13,9 @@ from sqlalchemy import delete, insert, select, update
 
 from engine.errors import ConflictError
 from engine.persistence.models import BallotParticipation, BallotSlip, CouncilMeeting
-from engine.services import ballots, minutes
+from engine.services import ballots, minutes, tasks
 from engine.services.context import EngineContext
+from engine.services.timers import fire_due_timers
 from tests.fixtures.council import scenario as sc
 
 
@@ -107,3 +109,20 @@ def test_minutes_escape_names_and_fall_back_to_plain_letters_without_a_font(sess
     text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(docs["application/pdf"])).pages)
     words = " ".join(text.split())  # table cells wrap
     assert "BIEN BAN HOP HOI DONG THI DUA - KHEN THUONG" in words and "Tran Van Binh" in words
+
+
+def test_no_ballot_after_the_window_and_no_forged_tally(sessions, ctx, clock):
+    sc.setup(sessions, ctx)
+    iid = sc.start(sessions, ctx)
+    sc.convene(sessions, ctx, iid)
+    sc.attend(sessions, ctx, iid, sc.MEMBERS)
+    sc.vote(sessions, ctx, iid, "m01", sc.PLAN["m01"])
+    clock.advance(timedelta(days=1, seconds=1))  # the window closed; the scheduler has not run yet
+    with pytest.raises(ConflictError, match="closed"), sessions() as s, s.begin():
+        ballots.cast_ballot(s, ctx, sc.ballot_task(sessions, iid, "m02"), "m02", sc.PLAN["m02"])
+    fire_due_timers(sessions, ctx, owner="test")
+    forged = [{"candidate_id": "cstd-binh", "award": "chien_si_thi_dua_tinh", "passed": True}]
+    with pytest.raises(ConflictError, match="tally_meeting"), sessions() as s, s.begin():
+        tasks.complete(s, ctx, sc.one_task(sessions, iid, "tally"), sc.SECRETARY, {"council_results": forged})
+    results = {r["candidate_id"]: r for r in sc.tally(sessions, ctx, iid)}
+    assert results["cstd-an"]["agree"] == 1 and not results["cstd-binh"]["passed"]

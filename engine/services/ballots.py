@@ -27,9 +27,9 @@ slips belong to that caster; PostgreSQL keeps the box's earlier versions as dead
 with superuser tools such as pageinspect), SQLite keeps old pages in its WAL until a checkpoint — an operator
 should VACUUM ``ballot_box`` after a tally; SQL statement logging with parameters (SQLAlchemy ``echo``, or the
 server's ``log_statement = 'all'``) would print each box rewrite next to its participation insert — keep it
-off in production (or create the engine with ``hide_parameters=True``); the secretary necessarily reads the written votes they enter; a
-server compromised while voting is open. Encrypting the box with a key held outside the database would close
-the database-side gaps and is the next hardening step.
+off in production (or create the engine with ``hide_parameters=True``); the secretary necessarily reads the
+written votes they enter; a server compromised while voting is open. Encrypting the box with a key held
+outside the database would close the database-side gaps and is the next hardening step.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select
@@ -111,6 +112,9 @@ def cast_ballot(
     form_key = "council_written_ballot" if written else "council_ballot"
     row, data = task_and_data(session, ctx, task_id, (form_key,), user_id)
     meeting = meeting_of(session, data, status=("voting",))
+    closes = data.get("voting_closes_at")
+    if closes and ctx.now() >= datetime.fromisoformat(str(closes)):  # before the scheduler has fired the timer
+        raise ConflictError(f"voting in council meeting {meeting.id} closed at {closes}")
     if written:
         voter = str(data.get("absent_member") or "")
         if not voter or voter in meeting.present:
