@@ -31,6 +31,7 @@ def _points(value: str | None) -> list[int]:
 @click.option("--url", help="PostgreSQL URL: also run there, in a database the bench creates and drops.")
 @click.option("--instances", type=click.IntRange(min=1), help="Instances per workload (default 200; quick 20).")
 @click.option("--scale", "scale", help="Finished-instance counts, e.g. 10000,100000,1000000 (the default).")
+@click.option("--pg-scale", "pg_scale", help="Finished-instance counts on PostgreSQL (default: as --scale).")
 @click.option("--timers", type=click.IntRange(min=0), help="Timers falling due (default 10,000; quick 1,000).")
 @click.option("--timer-spread", type=click.FloatRange(min=1), help="Seconds they fall due over (default 60).")
 @click.option("--soak-minutes", type=click.FloatRange(min=0), help="Memory soak length (default 10; quick 0).")
@@ -41,6 +42,7 @@ def command(
     url: str | None,
     instances: int | None,
     scale: str | None,
+    pg_scale: str | None,
     timers: int | None,
     timer_spread: float | None,
     soak_minutes: float | None,
@@ -61,6 +63,7 @@ def command(
         pg_url=default_pg_url(url),
         instances=instances,
         scale_points=_points(scale),
+        pg_scale_points=_points(pg_scale),
         timers=timers,
         timer_spread_s=timer_spread,
         soak_minutes=soak_minutes,

@@ -96,10 +96,10 @@ def _statements(q: Sql, kind: str) -> list[str]:
         " version, started_at, started_by, ended_at, state, serializer_version, incident)"
         f" SELECT {iid}, :definition_id, :key, 'HS-' || CAST({iid} AS TEXT), {unit}, {status}, 6, {started},"
         f" NULL, {ended}, {state}, :serializer_version, NULL FROM s",
-        f"{q.series()} INSERT INTO human_task (id, instance_id, task_guid, element_id, name, role_id, unit_id,"
-        " candidate_groups, candidate_users, assignee, status, form_key, due_at, escalation_level, created_at,"
+        f"{q.series()} INSERT INTO human_task (id, instance_id, definition_key, task_guid, element_id, name, role_id,"
+        " unit_id, candidate_groups, candidate_users, assignee, status, form_key, due_at, escalation_level, created_at,"
         " completed_at, completed_by)"
-        f" SELECT {tid}, {iid}, {step_guid}, t.element_id, t.name, {task_role}, {unit}, {empty},"
+        f" SELECT {tid}, {iid}, :key, {step_guid}, t.element_id, t.name, {task_role}, {unit}, {empty},"
         f" {empty}, {assignee}, {task_status}, NULL, {due}, 0, {started}, {completed_at}, {completed_by}"
         f" FROM s CROSS JOIN bench_tpl_task t WHERE t.kind = '{kind}'",
         f"{q.series()} INSERT INTO task_candidate (id, task_id, role_id, unit_id, user_id)"

@@ -30,6 +30,7 @@ class Options:
     pg_url: str | None = None
     instances: int | None = None
     scale_points: list[int] = field(default_factory=list)
+    pg_scale_points: list[int] = field(default_factory=list)
     timers: int | None = None
     timer_spread_s: float | None = None
     soak_minutes: float | None = None
@@ -42,6 +43,9 @@ class Options:
             pg_url=self.pg_url,
             instances=self.instances or (20 if q else 200),
             scale_points=self.scale_points or ([10_000] if q else [10_000, 100_000, 1_000_000]),
+            pg_scale_points=self.pg_scale_points
+            or self.scale_points
+            or ([10_000] if q else [10_000, 100_000, 1_000_000]),
             timers=self.timers if self.timers is not None else (1_000 if q else 10_000),
             timer_spread_s=self.timer_spread_s or (10.0 if q else 60.0),
             soak_minutes=self.soak_minutes if self.soak_minutes is not None else (0.0 if q else 10.0),
@@ -112,9 +116,10 @@ def run_suite(options: Options, log: Callable[[str], None]) -> dict[str, Any]:
 
     results["scale"] = {}
     for db, url in backends:
-        log(f"scale on {db}: {', '.join(f'{p:,}' for p in opts.scale_points)} finished instances")
+        points = opts.pg_scale_points if db == "postgresql" else opts.scale_points
+        log(f"scale on {db}: {', '.join(f'{p:,}' for p in points)} finished instances")
         with bench_database(url, "scale") as engine:
-            results["scale"][db] = run_scale(engine, opts.scale_points, log=log)
+            results["scale"][db] = run_scale(engine, points, log=log)
     top = results["scale"]["sqlite"][-1]
     results["scale_headline_point"] = {"finished_instances": top["finished_instances"], "open_tasks": top["open_tasks"]}
     results["inbox_p99_ms"] = round(top["inbox"]["p99_ms"], 2)
@@ -153,6 +158,7 @@ def _describe(opts: Options) -> dict[str, Any]:
         "postgresql": bool(opts.pg_url),
         "instances_per_workload": opts.instances,
         "scale_points": opts.scale_points,
+        "pg_scale_points": opts.pg_scale_points if opts.pg_url else None,
         "timers": opts.timers,
         "timer_spread_s": opts.timer_spread_s,
         "soak_minutes": opts.soak_minutes,
