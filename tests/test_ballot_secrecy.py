@@ -148,3 +148,14 @@ def test_nothing_is_logged_that_names_a_choice(voted, caplog):
     for record in caplog.records:
         message = record.getMessage()
         assert "agree" not in message and "choices" not in message, message
+
+
+def test_the_meeting_view_for_the_api_shows_participation_and_counts_only(sessions, voted):
+    from engine.services.council_meeting import meeting_view
+
+    with sessions() as s:
+        meeting_id = s.scalars(select(CouncilMeeting.id)).one()
+        view = meeting_view(s, meeting_id)
+    assert not strings_in(view) & CHOICE_WORDS
+    assert [p["user_id"] for p in view["participants"]] == sorted(sc.MEMBERS)  # sorted, not in casting order
+    assert view["ballots_cast"] == 11 and "slips" not in json.dumps(view)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from engine.core.runtime import find_task
 from engine.core.tally import RuleSet, agenda_of, check_candidates, parse_rules, rule_set_from_dict, rules_in_force
 from engine.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
-from engine.persistence.models import BallotBox, CouncilMeeting, HumanTask, Membership, User
+from engine.persistence.models import BallotBox, BallotParticipation, CouncilMeeting, HumanTask, Membership, User
 from engine.services.context import EngineContext
 from engine.services.directory import can_work_on
 from engine.services.instance_store import OPEN, load_instance
@@ -222,3 +222,33 @@ def record_attendance(
     }
     complete_reserved(session, ctx, task_id, user_id, result)
     return meeting
+
+
+def meeting_view(session: Session, meeting_id: int) -> dict[str, Any]:
+    """What an API may show of a meeting: agenda, attendance, who took part, counts — never the box or the slips."""
+    meeting = session.get(CouncilMeeting, meeting_id)
+    if meeting is None:
+        raise NotFoundError(f"council meeting {meeting_id} not found")
+    voted = session.execute(
+        select(BallotParticipation.user_id, BallotParticipation.written)
+        .where(BallotParticipation.meeting_id == meeting_id)
+        .order_by(BallotParticipation.user_id)  # not casting order
+    ).all()
+    return {
+        "id": meeting.id,
+        "instance_id": meeting.instance_id,
+        "sitting": meeting.sitting,
+        "campaign_year": meeting.campaign_year,
+        "meeting_date": meeting.meeting_date.isoformat(),
+        "place": meeting.place,
+        "status": meeting.status,
+        "candidates": meeting.candidates,
+        "withdrawn": meeting.withdrawn,
+        "members": meeting.members,
+        "present": meeting.present,
+        "quorum_needed": meeting.quorum_needed,
+        "rule_set": meeting.rule_set,
+        "participants": [{"user_id": u, "written": w} for u, w in voted],
+        "ballots_cast": meeting.ballots_cast,
+        "results": meeting.results,
+    }
