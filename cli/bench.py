@@ -28,6 +28,7 @@ def _points(value: str | None) -> list[int]:
 @click.command("bench")
 @click.option("--quick", is_flag=True, help="A short run (about a minute): 10k at scale, 1,000 timers, no soak.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@click.option("--markdown", "md_path", type=click.Path(dir_okay=False, path_type=Path), help="Tables as markdown.")
 @click.option("--url", help="PostgreSQL URL: also run there, in a database the bench creates and drops.")
 @click.option("--instances", type=click.IntRange(min=1), help="Instances per workload (default 200; quick 20).")
 @click.option("--scale", "scale", help="Finished-instance counts, e.g. 10000,100000,1000000 (the default).")
@@ -39,6 +40,7 @@ def _points(value: str | None) -> list[int]:
 def command(
     quick: bool,
     json_path: Path | None,
+    md_path: Path | None,
     url: str | None,
     instances: int | None,
     scale: str | None,
@@ -49,7 +51,7 @@ def command(
     workloads: tuple[str, ...],
 ) -> None:
     """Measure the engine against plain SpiffWorkflow, at scale, with timers and a memory soak."""
-    from engine.bench.report import table
+    from engine.bench.report import markdown, table
     from engine.bench.suite import Options, default_pg_url, run_suite
     from engine.bench.workloads import known_names
 
@@ -74,3 +76,5 @@ def command(
         click.echo(line)
     if json_path:
         json_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if md_path:
+        md_path.write_text("\n".join(markdown(results)) + "\n", encoding="utf-8")

@@ -44,6 +44,7 @@ def test_bench_runs_tiny_and_writes_the_headline_keys(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     args = ["bench", "--quick", "--instances", "2", "--scale", "50,100", "--timers", "0", "--soak-minutes", "0"]
     args += ["--workload", "sequence_5", "--workload", "gateway_1", "--json", str(out)]
+    args += ["--markdown", str(tmp_path / "bench.md")]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text(encoding="utf-8"))
@@ -62,6 +63,7 @@ def test_bench_runs_tiny_and_writes_the_headline_keys(tmp_path: Path) -> None:
     assert not [n for n in data["notes"] if "instances ended" in n]
     assert data["machine"]["cores"] >= 1
     assert "completion_vs_floor_ratio" in result.output
+    assert "| sequence_5 | sqlite |" in (tmp_path / "bench.md").read_text(encoding="utf-8")
 
 
 def test_bench_refuses_a_non_postgresql_url() -> None:

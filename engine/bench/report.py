@@ -116,3 +116,46 @@ def table(results: dict[str, Any]) -> list[str]:
     for note in results.get("notes", []):
         lines.append(f"note: {note}")
     return lines
+
+
+def markdown(results: dict[str, Any]) -> list[str]:
+    """The results as markdown tables (what docs/PERFORMANCE.md shows)."""
+    m = results["machine"]
+    out = [
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM; {m['os']}; Python {m['python']}, "
+        f"SpiffWorkflow {m['spiffworkflow']}, SQLAlchemy {m['sqlalchemy']}; "
+        + ", ".join(str(v) for v in m.get("databases", {}).values()),
+        "",
+        "| workload | db | floor ms | floor0 ms | engine ms | engine p99 ms | ratio | ratio0 | completions/s "
+        "| starts/s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in results["workloads"]:
+        measure = "step" if row["step"] == "human" else "start"
+        floor, bare = row["floor"][measure], row["floor_without_spec"][measure]
+        for db, eng in row["engine"].items():
+            name = row["name"] if measure == "step" else f"{row['name']} (per start)"
+            out.append(
+                f"| {name} | {db} | {_fmt(floor['median_ms'], '.3f')} | {_fmt(bare['median_ms'], '.3f')} "
+                f"| {_fmt(eng[measure]['median_ms'], '.3f')} | {_fmt(eng[measure]['p99_ms'], '.2f')} "
+                f"| {_fmt(eng['ratio'], '.2f')} | {_fmt(eng['ratio_without_spec'], '.2f')} "
+                f"| {_fmt(eng['step']['per_s'], '.0f')} | {_fmt(eng['start']['per_s'], '.0f')} |"
+            )
+    out += [
+        "",
+        "| finished | open | db | seed s | bytes/finished | DB size | inbox p50 ms | inbox p99 ms "
+        "| overdue report ms | overdue page ms | overdue listing ms | overdue rows |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for db, curve in results.get("scale", {}).items():
+        for p in curve:
+            o = p["overdue"]
+            out.append(
+                f"| {p['finished_instances']:,} | {p['open_tasks']:,} | {db} "
+                f"| {p['seed_finished_s'] + p['seed_open_s']:.0f} | {p['bytes_per_finished_instance']:,} "
+                f"| {p['database_bytes'] / 2**30:.2f} GB | {p['inbox']['p50_ms']:.2f} | {p['inbox']['p99_ms']:.2f} "
+                f"| {_fmt(o.get('report', {}).get('median_ms'), '.1f')} "
+                f"| {_fmt(o.get('page', {}).get('median_ms'), '.1f')} "
+                f"| {_fmt(o.get('listing', {}).get('median_ms'), '.1f')} | {o['rows']:,} |"
+            )
+    return out
