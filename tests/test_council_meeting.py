@@ -249,3 +249,24 @@ def test_called_from_another_process_the_results_flow_back(sessions, ctx):
     ] * 3
     assert data["to_decision"] == ["cstd-an", "tt-syt-khoa-noi"] and data["told_result"] == ["cstd-binh"]
     assert data["withdrawn"] == ["someone-earlier"]  # the caller's own variables are left alone
+
+
+def test_the_rules_in_force_when_the_instance_started_apply(council, ctx):
+    with council() as s, s.begin():  # as nomination calls it: rules_date, council_unit, assigned_unit
+        data = {
+            "campaign_year": 2023,
+            "candidates": sc.candidates(),
+            "rules_date": "2023-06-01",
+            "council_unit": sc.COUNCIL,
+            "assigned_unit": sc.COUNCIL,
+        }
+        iid = instances.start_instance(s, ctx, key="council_meeting", unit_id="TINH", data=data).id
+    meeting_id = sc.convene(council, ctx, iid)
+    sc.attend(council, ctx, iid, sc.MEMBERS)
+    for member in sc.MEMBERS:
+        sc.vote(council, ctx, iid, member, sc.PLAN[member])
+    results = by_id(sc.tally(council, ctx, iid))
+    with council() as s:
+        assert s.get(CouncilMeeting, meeting_id).rule_set["effective_from"] == "2018-01-01"
+    # Under the 2018 set the collective counts on the whole membership: 6 of 11 still reach 50 %.
+    assert (results["tt-syt-khoa-noi"]["basis"], results["tt-syt-khoa-noi"]["counted_on"]) == (11, "membership")

@@ -128,7 +128,10 @@ def convene(
     row, data = task_and_data(session, ctx, task_id, ("council_convene",), user_id)
     day = _date(meeting_date)
     candidates = check_candidates(data.get("candidates"))
-    rule_set = rules_in_force(rules if rules is not None else council_rules(), day)
+    # The instance keeps the rules in force when it started (``rules_date``, set by the lifecycle processes);
+    # a meeting started on its own takes those in force on the meeting date.
+    rule_day = _date(data["rules_date"]) if data.get("rules_date") else day
+    rule_set = rules_in_force(rules if rules is not None else council_rules(), rule_day)
     ids = {c["candidate_id"] for c in candidates}
     out = [str(w) for w in withdrawn]
     unknown = sorted(set(out) - ids)
@@ -194,7 +197,7 @@ def record_attendance(
     """
     row, data = task_and_data(session, ctx, task_id, ("council_attendance",), user_id)
     meeting = meeting_of(session, data, status=("convened",))
-    members = council_members(session, row.unit_id)
+    members = council_members(session, str(data.get("council_unit") or row.unit_id or "") or None)
     if not members:
         raise ValidationError(
             f"no active {MEMBER_ROLE} in unit {row.unit_id}", {"fields": {"present": "the Council has no members"}}
