@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.clock import ManualClock
 from engine.core.runtime import find_task
 from engine.errors import EngineError
-from engine.persistence.models import HumanTask, Instance
+from engine.persistence.models import HumanTask
 from engine.services import instances, tasks
 from engine.services.context import EngineContext
 from engine.services.directory import users_with_role
@@ -56,6 +56,8 @@ class Simulation:
     # -- one day -----------------------------------------------------------------------------------------------
     def _plan(self, row: HumanTask, today: date) -> date:
         calendar = self.ctx.calendar
+        if row.form_key in COUNCIL_FORMS:  # the Council sits and votes on the day (its window is one working day)
+            return today
         if row.due_at is None:
             return calendar.add_working_days(today, self.rng.randint(1, 3))
         due = row.due_at.astimezone(UTC).date()
@@ -72,7 +74,7 @@ class Simulation:
             return str(sorted(row.candidate_users)[0])
         if row.role_id:
             people = users_with_role(session, row.role_id, row.unit_id, self.ctx.now())
-            return people[0] if people else None
+            return self.rng.choice(people) if people else None
         return None
 
     def _complete(self, row_id: int) -> None:
@@ -105,20 +107,26 @@ class Simulation:
                     found[row.id] = dict(task.data)
         return found
 
-    def work(self, today: date) -> None:
-        with self.sessions() as session:
-            rows = list(session.scalars(select(HumanTask).where(HumanTask.status.in_(OPEN)).order_by(HumanTask.id)))
-            for row in rows:
-                if row.id not in self.planned:
-                    self.planned[row.id] = self._plan(row, today)
-            due_today = [r for r in rows if self.planned[r.id] <= today]
-            self.snapshot = self._task_data(session, due_today)
-        for row_id in [r.id for r in due_today]:
-            try:
-                self._complete(row_id)
-            except EngineError as err:
-                self.errors.append(f"task {row_id}: {err.message}")
-                self.planned[row_id] = date.max
+    def work(self, today: date, passes: int = 6) -> None:
+        """Finish what is planned for today; work that opens meanwhile and is planned for today too (a Council
+        member's ballot once attendance is taken) is done in a later pass the same day."""
+        for _ in range(passes):
+            with self.sessions() as session:
+                query = select(HumanTask).where(HumanTask.status.in_(OPEN)).order_by(HumanTask.id)
+                rows = list(session.scalars(query))
+                for row in rows:
+                    if row.id not in self.planned:
+                        self.planned[row.id] = self._plan(row, today)
+                due_today = [r for r in rows if self.planned[r.id] <= today]
+                self.snapshot = self._task_data(session, due_today)
+            if not due_today:
+                return
+            for row_id in [r.id for r in due_today]:
+                try:
+                    self._complete(row_id)
+                except EngineError as err:
+                    self.errors.append(f"task {row_id}: {err.message}")
+                    self.planned[row_id] = date.max
 
     def start_sudden(self, today: date) -> None:
         unit = self.rng.choice(self.campaign.units)
@@ -161,10 +169,3 @@ class Simulation:
         end = datetime.combine(until, MORNING, tzinfo=UTC)
         with self.sessions() as session:
             return build_table(session, self.ctx, end)
-
-
-def instance_statuses(session: Session) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for status in session.scalars(select(Instance.status).order_by(Instance.id)):
-        counts[status] = counts.get(status, 0) + 1
-    return counts
