@@ -4,12 +4,20 @@ path for a sudden achievement."""
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from typing import Any
 
 from engine.core.runtime import find_task
+from engine.persistence.models import HumanTask
+from engine.services.definitions import deploy
 from engine.services.instance_store import load_instance
+from engine.services.org import load_org_file
 from engine.services.timers import fire_due_timers
+from engine.simulation import council
+from engine.simulation.council import COUNCIL_FORMS
+from engine.simulation.officers import Behaviour
+from tests.conftest import BPMN_DIR, ROOT
 from tests.test_lifecycle_helpers import (
     audit_trail,
     complete,
@@ -190,3 +198,42 @@ def test_dossier_still_incomplete_after_two_supplements_is_recommended_for_rejec
     complete(sessions, ctx, one_task(sessions, iid, "dossier_rejection_notice"), "khanh.dq", {"acknowledged": True})
     assert data_of(sessions, ctx, iid)["dossier_result"]["status"] == "rejected"
     assert data_of(sessions, ctx, iid)["dossier_result"]["reason"] == "incomplete"
+
+
+def test_with_the_real_council_meeting(sessions, ctx, clock):
+    """bpmn/council_meeting.bpmn (issue 6) called through the agreed interface, its tasks done through its
+    ballot services: every member agrees, so the candidate passes and reaches the Chairman's decision."""
+    files = [(p.name, p.read_bytes()) for p in sorted(BPMN_DIR.iterdir()) if p.suffix in (".bpmn", ".dmn")]
+    files += [(p.name, p.read_bytes()) for p in sorted((ROOT / "forms").glob("*.json"))]
+    with sessions() as s, s.begin():
+        load_org_file(s, ROOT / "demo" / "org.yaml", clock)
+        deploy(s, files, clock, actor="designer")
+    iid = start(sessions, ctx, "nomination", nomination_units=["TXTM"], sudden=False)
+    hero = {"name": "Hồ Tường Vy", "kind": "individual", "award": "bang_khen_chu_tich"}
+    complete(sessions, ctx, one_task(sessions, iid, "nom_unit_council"), "kim.lt",
+             {"meeting_date": "2024-03-19", "unit_candidates": [hero]})  # fmt: skip
+    complete(sessions, ctx, one_task(sessions, iid, "dossier_prepare"), "vy.ht",
+             {"documents": DOCS, "achievement_summary": "Xuất sắc"})  # fmt: skip
+    complete(sessions, ctx, one_task(sessions, iid, "dossier_sign"), "thang.dv", {"head_decision": "sign"})
+    complete(sessions, ctx, one_task(sessions, iid, "dossier_appraise"), "an.tdkt", {"appraisal": "eligible"})
+    complete(sessions, ctx, one_task(sessions, iid, "nom_disclosure_publish"), "an.tdkt",
+             {"published_at": "2024-03-19", "published_where": "Cổng TTĐT"})  # fmt: skip
+    clock.advance(timedelta(days=8))
+    fire_due_timers(sessions, ctx, owner="test")
+    complete(sessions, ctx, one_task(sessions, iid, "nom_disclosure_comments"), "an.tdkt",
+             {"comments": [], "withdrawn": []})  # fmt: skip
+
+    rng, everyone_agrees = random.Random(1), Behaviour(council_agree=1.0)
+    for _ in range(20):  # convene, attendance, (written votes), 9-11 ballots, tally
+        waiting = [t for t in open_tasks(sessions, iid) if t.form_key in COUNCIL_FORMS]
+        if not waiting:
+            break
+        for task in waiting:
+            assert task.unit_id == "HDTDKT" or task.assignee
+            user, data = task.assignee or "thu.ky", task_data(sessions, ctx, task)
+            with sessions() as s, s.begin():
+                council.act(s, ctx, s.get(HumanTask, task.id), user, data, rng, everyone_agrees)
+    results = data_of(sessions, ctx, iid)["council_results"]
+    assert [(r["candidate_id"], r["passed"]) for r in results] == [("TXTM-2024-1", True)]
+    decision = one_task(sessions, iid, "nom_decision")
+    assert who(decision) == ("nom_decision", "chairman", "TINH")
