@@ -53,3 +53,38 @@ def test_two_threads_complete_the_same_task(sessions, clock):
         completed = s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "task.completed"))
         assert completed == 1
         assert verify(s).ok
+
+
+def test_two_people_completing_different_tasks_of_one_instance_both_succeed(sessions, clock):
+    ctx = EngineContext(clock=clock)
+    with sessions() as s, s.begin():
+        make_org(s)
+        deploy_files(s, clock, RUNTIME / "parallel_reports.bpmn")
+        iid = instances.start_instance(s, ctx, key="parallel_reports", unit_id="SYT", actor="an.officer").id
+    with sessions() as s:
+        rows = dict(s.execute(select(HumanTask.element_id, HumanTask.id).where(HumanTask.instance_id == iid)).all())
+    barrier = threading.Barrier(2)
+    errors: list[Exception] = []
+
+    def worker(user: str, task_id: int) -> None:
+        with sessions() as s:
+            barrier.wait(timeout=10)
+            try:
+                with s.begin():
+                    tasks.complete(s, ctx, task_id, user, {user.split(".")[0]: True})
+            except Exception as err:  # any failure, a conflict included, fails the test below
+                errors.append(err)
+
+    threads = [
+        threading.Thread(target=worker, args=("an.officer", rows["report_a"])),
+        threading.Thread(target=worker, args=("binh.officer", rows["report_b"])),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    with sessions() as s:
+        inst = s.get(Instance, iid)
+        assert (inst.status, inst.version) == ("completed", 3)
+        assert verify(s).ok

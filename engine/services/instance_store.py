@@ -121,7 +121,10 @@ def load_instance(
     open_tasks: list[HumanTask] | None = None,
 ) -> LoadedInstance:
     """Restore an instance. Callers that already hold its row and open task rows pass them (one query less)."""
-    row = row or session.get(Instance, instance_id)
+    if row is None:
+        # Locked on PostgreSQL (SQLite's BEGIN IMMEDIATE already serialises writers): concurrent steps on one
+        # instance queue up rather than fail the version check.
+        row = session.get(Instance, instance_id, with_for_update=session.get_bind().dialect.name == "postgresql")
     if row is None:
         raise NotFoundError(f"instance {instance_id} not found")
     definition = load_definition(session, row.definition_id)

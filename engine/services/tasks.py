@@ -189,8 +189,20 @@ _TASK_WITH_INSTANCE = (
 )
 
 
+# On PostgreSQL the instance row is locked first, for the step: a second step on the same instance (another unit's
+# officer in a shared campaign, a timer) waits, then reads the new state (a new statement, a new snapshot) instead
+# of failing the version check. SQLite's BEGIN IMMEDIATE already serialises writers.
+_LOCK_INSTANCE_OF_TASK = (
+    select(Instance.id)
+    .where(Instance.id == select(HumanTask.instance_id).where(HumanTask.id == bindparam("task_id")).scalar_subquery())
+    .with_for_update()
+)
+
+
 def _task_with_instance(session: Session, task_id: int) -> tuple[HumanTask, Instance, list[HumanTask]]:
     """The task, its instance and the instance's open tasks, in one query when the task is open."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_LOCK_INSTANCE_OF_TASK, {"task_id": task_id})
     found = session.execute(_TASK_WITH_INSTANCE, {"task_id": task_id}).all()
     open_rows = [r[0] for r in found]
     row = next((r for r in open_rows if r.id == task_id), None)
