@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 from sqlalchemy import Engine
 
 from cli._context import open_database, system_clock
-from cli.lint import print_problems, read_files
+from cli.lint import beside_forms, print_problems, read_files
 from engine.errors import DefinitionError
-
-
-def _beside_forms(paths: tuple[str, ...]) -> list[str]:
-    """The project's forms/ directory beside a bpmn/ directory that was given (or that holds a given file)."""
-    extra = []
-    for raw in paths:
-        path = Path(raw)
-        folder = path if path.is_dir() else path.parent
-        forms = folder.parent / "forms"
-        if forms.is_dir() and str(forms) not in extra and forms.resolve() != folder.resolve():
-            extra.append(str(forms))
-    return extra
 
 
 def _ensure_schema(engine: Engine) -> None:
@@ -46,7 +33,7 @@ def _ensure_schema(engine: Engine) -> None:
 @click.option("--actor", default=None, help="Who deploys (recorded in the audit log).")
 def command(paths: tuple[str, ...], url: str | None, actor: str | None) -> None:
     """Deploy BPMN/DMN/form files; prints `KEY vN created|unchanged` per process."""
-    files, problems = read_files(list(paths) + _beside_forms(paths), short_names=True)
+    files, problems = read_files(list(paths) + beside_forms(paths), short_names=True)
     if any(p.severity == "error" for p in problems):
         print_problems(problems)
         sys.exit(1)

@@ -50,6 +50,18 @@ def read_files(
     return files, problems
 
 
+def beside_forms(paths: tuple[str, ...]) -> list[str]:
+    """The project's forms/ directory beside a bpmn/ directory that was given (or that holds a given file)."""
+    extra = []
+    for raw in paths:
+        path = Path(raw)
+        folder = path if path.is_dir() else path.parent
+        forms = folder.parent / "forms"
+        if forms.is_dir() and str(forms) not in extra and forms.resolve() != folder.resolve():
+            extra.append(str(forms))
+    return extra
+
+
 def print_problems(problems: list[Problem]) -> None:
     for problem in problems:
         click.echo(str(problem), err=problem.severity == "error")
@@ -59,7 +71,7 @@ def print_problems(problems: list[Problem]) -> None:
 @click.argument("paths", nargs=-1, required=True)
 def command(paths: tuple[str, ...]) -> None:
     """Check BPMN, DMN and form files; exit 1 when any error is found (warnings are allowed)."""
-    files, problems = read_files(paths)
+    files, problems = read_files(list(paths) + beside_forms(paths))
     if files:
         problems += parse_files(files).problems
     print_problems(problems)
