@@ -299,3 +299,18 @@ def test_a_gateway_no_condition_matches_is_an_incident_naming_it(sessions, ctx, 
         assert inst.status == "incident"
         assert inst.incident["element_id"] == "approved_gw"
         assert verify(s).ok
+
+
+def test_an_inbox_read_does_not_hold_back_a_completion(sessions, db_engine, ctx, plan):
+    from engine.persistence.db import make_session_factory
+
+    iid = start_plan(sessions, ctx)
+    draft = only_open_task(sessions, iid)
+    readers = make_session_factory(db_engine, read_only=True)
+    with readers() as r:
+        assert [t.id for t in tasks.inbox(r, ctx, "an.officer")] == [draft.id]  # a read transaction stays open
+        with sessions() as s, s.begin():  # ...while a step commits
+            tasks.complete(s, ctx, draft.id, "an.officer", {"title": "Kế hoạch", "targets": 1})
+    with readers() as r:
+        assert tasks.inbox(r, ctx, "an.officer") == []
+        assert [t.element_id for t in tasks.inbox(r, ctx, "cuong.head")] == ["review_plan"]

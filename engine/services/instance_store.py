@@ -56,6 +56,9 @@ _CANCEL_TASK_TIMERS = (
     )
     .values(status="cancelled")
 )
+_DELETE_CANDIDATES = delete(TaskCandidate.metadata.tables["task_candidate"]).where(
+    TaskCandidate.metadata.tables["task_candidate"].c.task_id.in_(bindparam("b_ids", expanding=True))
+)
 _INSERT_CANDIDATES = insert(TaskCandidate.metadata.tables["task_candidate"])
 
 
@@ -225,6 +228,9 @@ def _close_tasks(
         for task_id in ids:
             if task_id in rows:
                 _committed(rows[task_id], values)
+    # Candidates matter only while a task is open; keeping them would make every inbox page skip history.
+    if closed:
+        session.connection().execute(_DELETE_CANDIDATES, {"b_ids": list(closed)})
     with_deadline = [rows[i].task_guid for i in closed if i in rows and rows[i].due_at is not None]
     if with_deadline:  # their reminders and escalations are moot now
         session.connection().execute(_CANCEL_TASK_TIMERS, {"b_guids": with_deadline})

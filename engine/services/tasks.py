@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, or_, select, tuple_, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, tuple_, union, union_all, update
+from sqlalchemy.orm import Session, aliased
 
 from engine.core.forms import validate_submission
 from engine.core.runtime import find_task
@@ -46,28 +46,37 @@ def inbox(
     limit: int = 50,
     offset: int = 0,
 ) -> list[HumanTask]:
-    """Open tasks the user holds, or may claim through a role in a unit or by name, soonest due first."""
+    """Open tasks the user holds, or may claim through a role in a unit or by name, soonest due first.
+
+    The page starts from the user's candidate rows (which exist only while a task is open), not from every open
+    task: a user whose units own a small share of the work reads only that share.
+    """
     people = _acting_for(session, ctx, user_id)
-    mine = HumanTask.assignee.in_(people)
-    conditions: list[ColumnElement[bool]] = [mine]
+    branches: list[Any] = [select(HumanTask).where(HumanTask.assignee.in_(people), HumanTask.status.in_(OPEN))]
     if include_claimable:
         pairs = sorted(roles_of(session, user_id, ctx.now()))
-        options: list[ColumnElement[bool]] = [TaskCandidate.user_id.in_(people)]
+        candidate_ids: list[Any] = [select(TaskCandidate.task_id).where(TaskCandidate.user_id.in_(people))]
         if pairs:
-            options.append(tuple_(TaskCandidate.role_id, TaskCandidate.unit_id).in_(pairs))
-            options.append(and_(TaskCandidate.unit_id.is_(None), TaskCandidate.role_id.in_([r for r, _ in pairs])))
-        candidate = or_(*options)
-        claimable = and_(
-            HumanTask.assignee.is_(None),
-            exists().where(TaskCandidate.task_id == HumanTask.id, candidate),
+            candidate_ids.append(
+                select(TaskCandidate.task_id).where(tuple_(TaskCandidate.role_id, TaskCandidate.unit_id).in_(pairs))
+            )
+            candidate_ids.append(
+                select(TaskCandidate.task_id).where(
+                    TaskCandidate.unit_id.is_(None), TaskCandidate.role_id.in_(sorted({r for r, _ in pairs}))
+                )
+            )
+        ids = union(*candidate_ids).subquery()
+        branches.append(
+            select(HumanTask)
+            .join(ids, ids.c.task_id == HumanTask.id)
+            .where(HumanTask.status.in_(OPEN), HumanTask.assignee.is_(None))
         )
-        conditions.append(claimable)
+    both = aliased(HumanTask, union_all(*branches).subquery())
     query = (
-        select(HumanTask)
-        .where(HumanTask.status.in_(OPEN), or_(*conditions))
-        .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
-        .limit(min(limit, 500))
-        .offset(offset)
+        select(both)
+        .order_by(both.due_at.is_(None), both.due_at, both.id)
+        .limit(max(1, min(limit, 500)))
+        .offset(max(0, offset))
     )
     return list(session.scalars(query))
 
