@@ -91,7 +91,7 @@ def _statements(q: Sql, kind: str) -> list[str]:
     tid = f"({iid} * 16 + t.step)"
     step_guid = q.guid(iid, "t.step")
     empty = q.json("'[]'")
-    return [
+    statements = [
         f"{q.series()} INSERT INTO instance (id, definition_id, definition_key, business_key, unit_id, status,"
         " version, started_at, started_by, ended_at, state, serializer_version, incident)"
         f" SELECT {iid}, :definition_id, :key, 'HS-' || CAST({iid} AS TEXT), {unit}, {status}, 6, {started},"
@@ -102,8 +102,11 @@ def _statements(q: Sql, kind: str) -> list[str]:
         f" SELECT {tid}, {iid}, :key, {step_guid}, t.element_id, t.name, {task_role}, {unit}, {empty},"
         f" {empty}, {assignee}, {task_status}, NULL, {due}, 0, {started}, {completed_at}, {completed_by}"
         f" FROM s CROSS JOIN bench_tpl_task t WHERE t.kind = '{kind}'",
+        # Candidates exist only while a task is open (the engine deletes them when it closes).
         f"{q.series()} INSERT INTO task_candidate (id, task_id, role_id, unit_id, user_id)"
-        f" SELECT {tid}, {tid}, {task_role}, {unit}, NULL FROM s CROSS JOIN bench_tpl_task t WHERE t.kind = '{kind}'",
+        f" SELECT {tid}, {tid}, {task_role}, {unit}, NULL FROM s CROSS JOIN bench_tpl_task t WHERE t.kind = '{kind}'"
+        if not finished
+        else "",
         f"{q.series()} INSERT INTO audit_event (stream, seq, at, actor, action, instance_id, task_guid, element_id,"
         " data, prev_hash, hash)"
         f" SELECT 'instance:' || CAST({iid} AS TEXT), e.seq, {started}, NULL, e.action, {iid},"
@@ -112,6 +115,7 @@ def _statements(q: Sql, kind: str) -> list[str]:
         f"{q.series()} INSERT INTO audit_head (stream, seq, hash)"
         f" SELECT 'instance:' || CAST({iid} AS TEXT), :last_seq_{kind}, {q.hash()} FROM s",
     ]
+    return [sql for sql in statements if sql]
 
 
 def seed_range(engine: Engine, template: Template, kind: str, lo: int, hi: int, chunk: int = 50_000) -> None:

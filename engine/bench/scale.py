@@ -115,6 +115,7 @@ def run_scale(
 ) -> list[dict[str, Any]]:
     """Grow the database through ``points`` (finished instances) and measure at each."""
     sessions = make_session_factory(engine)
+    readers = make_session_factory(engine, read_only=True)
     ctx = EngineContext(clock=ManualClock(NOW))
     setup_org(sessions)
     template = make_template(sessions)
@@ -135,8 +136,8 @@ def run_scale(
             after = database_bytes(engine)
             per_finished = (middle - before) / (point - done_finished)
             done_finished, done_open = point, open_tasks
-            inbox = measure_inbox(sessions, ctx, inbox_calls)
-            overdue = measure_overdue(sessions, ctx)
+            inbox = measure_inbox(readers, ctx, inbox_calls)
+            overdue = measure_overdue(readers, ctx)
             row = {
                 "finished_instances": point,
                 "open_tasks": open_tasks,

@@ -3,7 +3,8 @@
 One real instance of a five-step pipeline runs through the services first; its rows (the finished state bytes,
 its task rows, its audit events with their real payloads) become a template that ``INSERT ... SELECT`` over a
 number series copies a chunk at a time (``WITH RECURSIVE`` on SQLite, ``generate_series`` on PostgreSQL). Per
-finished instance: 1 instance row, 5 completed task rows, 5 candidate rows, 12 audit events, 1 audit head. Per
+finished instance: 1 instance row, 5 completed task rows (no candidates: closed tasks keep none), 12 audit
+events, 1 audit head. Per
 open task: 1 running instance (its real state after start), 1 task row, 1 candidate row, 2 audit events.
 
 Spread: units ``U000``-``U199`` round robin; open tasks rotate over three roles; one in ten is claimed; due
