@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_INSTANCE_DIR = Path("instance")
 READ_ONLY = "tdkt_read_only"
+WRITER_WAIT_SECONDS = 30
+_GATE = "tdkt_writer_gate"
+_gates: dict[str, threading.Lock] = {}
+_gates_lock = threading.Lock()
+
+
+def _writer_gate(url: str) -> threading.Lock:
+    """One lock per SQLite file per process, shared by every engine on that file."""
+    with _gates_lock:
+        return _gates.setdefault(url, threading.Lock())
 
 
 def database_url(instance_dir: Path | None = None) -> str:
@@ -38,12 +50,39 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
+        gate = _writer_gate(url)
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
             # IMMEDIATE takes the write lock at BEGIN, so two writers queue instead of deadlocking; sessions made
             # for reading only (inbox pages, reports) begin deferred and never wait behind writers.
-            read_only = conn.get_execution_options().get(READ_ONLY, False)
-            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+            if conn.get_execution_options().get(READ_ONLY, False):
+                conn.exec_driver_sql("BEGIN")
+                return
+            # Writers of this process queue on a lock first: SQLite's busy handler sleeps up to 100 ms between
+            # retries, so a thread waiting on it (the scheduler beside busy web threads) could starve.
+            if not gate.acquire(timeout=WRITER_WAIT_SECONDS):
+                raise OperationalError("BEGIN IMMEDIATE", None, Exception("database is busy: no writer turn"))
+            conn.info[_GATE] = gate
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                conn.info.pop(_GATE).release()
+                raise
+
+        def _release(conn: Any) -> None:
+            held = conn.info.pop(_GATE, None)
+            if held is not None:
+                held.release()
+
+        event.listen(engine, "commit", _release)
+        event.listen(engine, "rollback", _release)
+
+        @event.listens_for(engine, "checkin")
+        def _release_on_checkin(_dbapi_conn: Any, record: Any) -> None:  # a transaction left without an end
+            held = record.info.pop(_GATE, None)
+            if held is not None:
+                held.release()
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
