@@ -14,9 +14,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from engine.errors import NotFoundError, ValidationError
+from engine.services.data_files import read_yaml
 
 REQUIRED_SECTIONS = ("deadlines", "disclosure", "periodic", "reviews", "eligibility")
 
@@ -61,14 +60,7 @@ def parse_rule_sets(raw: Any, source: str = "rules") -> list[RuleSet]:
 
 
 def load_rule_sets(path: str | Path) -> list[RuleSet]:
-    file = Path(path)
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise NotFoundError(f"rules file {file}: {err.strerror or err}") from None
-    except yaml.YAMLError as err:
-        raise ValidationError(f"rules file {file} is not valid YAML: {err}") from None
-    return parse_rule_sets(raw, str(file))
+    return parse_rule_sets(read_yaml(path, "rules"), str(path))
 
 
 def rules_in_force(rule_sets: list[RuleSet], on: date) -> RuleSet:

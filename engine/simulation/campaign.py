@@ -12,7 +12,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,6 +19,7 @@ from engine.errors import NotFoundError, ValidationError
 from engine.persistence.models import Instance, OrgUnit
 from engine.services import instances
 from engine.services.context import EngineContext
+from engine.services.data_files import read_yaml
 from engine.services.rules import RuleSet, start_data
 
 LAUNCH_KEY = "campaign_launch"
@@ -67,14 +67,7 @@ def parse_campaign(raw: Any, source: str = "campaign") -> CampaignConfig:
 
 
 def load_campaign(path: str | Path) -> CampaignConfig:
-    file = Path(path)
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise NotFoundError(f"campaign file {file}: {err.strerror or err}") from None
-    except yaml.YAMLError as err:
-        raise ValidationError(f"campaign file {file} is not valid YAML: {err}") from None
-    return parse_campaign(raw, str(file))
+    return parse_campaign(read_yaml(path, "campaign"), str(path))
 
 
 def launch_data(config: CampaignConfig, rule_sets: list[RuleSet]) -> dict[str, Any]:
