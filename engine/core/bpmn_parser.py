@@ -17,7 +17,7 @@ from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 from engine.core.camunda_compat import TranslationError, is_juel, translate_juel, translate_value
 from engine.core.dmn import decision_closure
 from engine.core.specs import ConnectorServiceTask, DecisionTask
-from engine.core.task_meta import BPMN_NS, CAMUNDA_NAMESPACES, camunda, spiff_extension
+from engine.core.task_meta import BPMN_NS, CAMUNDA_NAMESPACES, camunda, spiff_extension, zeebe
 
 
 class DecisionTaskParser(SpiffTaskParser):  # type: ignore[misc]
@@ -91,6 +91,9 @@ def connector_of(node: Any) -> tuple[str | None, dict[str, str], str | None]:
     params, _ = camunda_input_parameters(node)
     if camunda(node, "type") == "external" and camunda(node, "topic"):
         return camunda(node, "topic"), params, result
+    job_type = zeebe(node, "taskDefinition", "type")
+    if job_type:  # Camunda 8: a job worker's type names the connector
+        return job_type, params, result
     if camunda(node, "class"):
         return camunda(node, "class"), params, result
     delegate = camunda(node, "delegateExpression")

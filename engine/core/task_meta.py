@@ -22,6 +22,22 @@ SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 _ROLE_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
+ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
+
+
+def zeebe(node: etree._Element, element: str, name: str) -> str | None:
+    """An attribute of a Camunda 8 (Zeebe) extension element, e.g. ``zeebe:assignmentDefinition/@candidateGroups``.
+
+    Zeebe marks expressions with a leading ``=`` (FEEL); the simple ones (names, property access, comparisons) read
+    the same in JUEL, so they are handed on as ``${...}`` to the one translator.
+    """
+    found = node.find(f"{{{BPMN_NS}}}extensionElements/{{{ZEEBE_NS}}}{element}")
+    value = found.get(name) if found is not None else None
+    if value is not None and value.startswith("="):
+        return "${" + value[1:].strip() + "}"
+    return value
+
+
 def camunda(node: etree._Element, name: str) -> str | None:
     """A Camunda (or Activiti, its ancestor) extension attribute."""
     for ns in CAMUNDA_NAMESPACES:
@@ -99,19 +115,16 @@ def user_task_meta(task: etree._Element, check: Any, lanes: dict[str, etree._Ele
     lane_id, lane_name = (lane.get("id"), lane.get("name")) if lane is not None else (None, None)
     doc = task.find(f"{{{BPMN_NS}}}documentation")
 
-    groups, groups_expr = _expression_or_literal(
-        camunda(task, "candidateGroups") or props.get("candidateGroups"), "candidateGroups", task, check
-    )
-    users, users_expr = _expression_or_literal(
-        camunda(task, "candidateUsers") or props.get("candidateUsers"), "candidateUsers", task, check
-    )
-    assignee, assignee_expr = _expression_or_literal(
-        camunda(task, "assignee") or props.get("assignee"), "assignee", task, check
-    )
+    def attribute(name: str) -> str | None:
+        return camunda(task, name) or props.get(name) or zeebe(task, "assignmentDefinition", name)
+
+    groups, groups_expr = _expression_or_literal(attribute("candidateGroups"), "candidateGroups", task, check)
+    users, users_expr = _expression_or_literal(attribute("candidateUsers"), "candidateUsers", task, check)
+    assignee, assignee_expr = _expression_or_literal(attribute("assignee"), "assignee", task, check)
 
     due_date = None
     own_due = props.get("dueDate") or props.get("due_date")
-    camunda_due = camunda(task, "dueDate")
+    camunda_due = camunda(task, "dueDate") or zeebe(task, "taskSchedule", "dueDate")
     if own_due:
         due_date = own_due
         check.check(task, own_due, "due date")
@@ -127,6 +140,8 @@ def user_task_meta(task: etree._Element, check: Any, lanes: dict[str, etree._Ele
         or spiff_extension(task, "formJsonSchemaFilename")
         or props.get("formKey")
         or props.get("form_key")
+        or zeebe(task, "formDefinition", "formKey")
+        or zeebe(task, "formDefinition", "formId")
         or ""
     )
     meta = {
