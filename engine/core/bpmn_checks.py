@@ -244,8 +244,8 @@ def _prepare_service_tasks(root: etree._Element, check: FileCheck) -> None:
             check.add(
                 task,
                 "service task has no implementation (camunda:class, camunda:delegateExpression, "
-                "camunda:expression, camunda:topic, zeebe:taskDefinition or spiffworkflow:serviceTaskOperator); it calls a "
-                f"connector named {task.get('id')!r}",
+                "camunda:expression, camunda:topic, zeebe:taskDefinition or spiffworkflow:serviceTaskOperator); "
+                f"it calls a connector named {task.get('id')!r}",
                 "warning",
             )
         for name, value in params.items():
