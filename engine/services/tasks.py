@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, select, tuple_, union, union_all, update
+from sqlalchemy import bindparam, select, union, union_all, update
 from sqlalchemy.orm import Session, aliased
 
 from engine.core.forms import validate_submission
 from engine.core.runtime import find_task
 from engine.errors import ConflictError, NotFoundError, PermissionDeniedError
-from engine.persistence.models import Delegation, HumanTask, Instance, TaskCandidate
+from engine.persistence.models import Delegation, HumanTask, Instance, Membership, TaskCandidate, User
 from engine.services.audit import append_events
 from engine.services.context import EngineContext
 from engine.services.definitions import load_definition
@@ -37,6 +37,55 @@ def _acting_for(session: Session, ctx: EngineContext, user_id: str) -> list[str]
     return [user_id, *session.scalars(query)]
 
 
+def _inbox_statement(include_claimable: bool) -> Any:
+    """One statement for a page of the inbox: who the user acts for, the roles they hold in which units, the
+    candidate rows those match (only open tasks have any), and the tasks held by them, soonest due first."""
+    uid: Any = bindparam("user_id")
+    now: Any = bindparam("now")
+    acting = (
+        select(Delegation.from_user_id.label("user_id"))
+        .join(User, User.id == Delegation.to_user_id)
+        .where(Delegation.to_user_id == uid, Delegation.starts_at <= now, Delegation.ends_at > now, User.active)
+    )
+    people = union(select(uid.label("user_id")), acting).cte("people")
+    own = (
+        select(Membership.role_id, Membership.unit_id)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.user_id == uid, User.active)
+    )
+    delegated = select(Membership.role_id, Membership.unit_id).where(Membership.user_id.in_(acting))
+    held = union(own, delegated).cte("held")
+    branches: list[Any] = [
+        select(HumanTask).where(HumanTask.assignee.in_(select(people.c.user_id)), HumanTask.status.in_(OPEN))
+    ]
+    if include_claimable:
+        ids = union(
+            select(TaskCandidate.task_id).where(TaskCandidate.user_id.in_(select(people.c.user_id))),
+            select(TaskCandidate.task_id).join(
+                held, (held.c.role_id == TaskCandidate.role_id) & (held.c.unit_id == TaskCandidate.unit_id)
+            ),
+            select(TaskCandidate.task_id)
+            .join(held, held.c.role_id == TaskCandidate.role_id)
+            .where(TaskCandidate.unit_id.is_(None)),
+        ).subquery()
+        branches.append(
+            select(HumanTask)
+            .join(ids, ids.c.task_id == HumanTask.id)
+            .where(HumanTask.status.in_(OPEN), HumanTask.assignee.is_(None))
+        )
+    both = aliased(HumanTask, union_all(*branches).subquery())
+    return (
+        select(both)
+        .order_by(both.due_at.is_(None), both.due_at, both.id)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+
+
+# Built once (construction costs more than the query on a small inbox).
+_INBOX = {claimable: _inbox_statement(claimable) for claimable in (True, False)}
+
+
 def inbox(
     session: Session,
     ctx: EngineContext,
@@ -51,34 +100,8 @@ def inbox(
     The page starts from the user's candidate rows (which exist only while a task is open), not from every open
     task: a user whose units own a small share of the work reads only that share.
     """
-    people = _acting_for(session, ctx, user_id)
-    branches: list[Any] = [select(HumanTask).where(HumanTask.assignee.in_(people), HumanTask.status.in_(OPEN))]
-    if include_claimable:
-        pairs = sorted(roles_of(session, user_id, ctx.now()))
-        candidate_ids: list[Any] = [select(TaskCandidate.task_id).where(TaskCandidate.user_id.in_(people))]
-        if pairs:
-            candidate_ids.append(
-                select(TaskCandidate.task_id).where(tuple_(TaskCandidate.role_id, TaskCandidate.unit_id).in_(pairs))
-            )
-            candidate_ids.append(
-                select(TaskCandidate.task_id).where(
-                    TaskCandidate.unit_id.is_(None), TaskCandidate.role_id.in_(sorted({r for r, _ in pairs}))
-                )
-            )
-        ids = union(*candidate_ids).subquery()
-        branches.append(
-            select(HumanTask)
-            .join(ids, ids.c.task_id == HumanTask.id)
-            .where(HumanTask.status.in_(OPEN), HumanTask.assignee.is_(None))
-        )
-    both = aliased(HumanTask, union_all(*branches).subquery())
-    query = (
-        select(both)
-        .order_by(both.due_at.is_(None), both.due_at, both.id)
-        .limit(max(1, min(limit, 500)))
-        .offset(max(0, offset))
-    )
-    return list(session.scalars(query))
+    params = {"user_id": user_id, "now": ctx.now(), "limit": max(1, min(limit, 500)), "offset": max(0, offset)}
+    return list(session.scalars(_INBOX[include_claimable], params))
 
 
 def _entitled(session: Session, ctx: EngineContext, user_id: str, row: HumanTask, *, ignore_assignee: bool) -> bool:
