@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from engine.core.runtime import SERIALIZER_VERSION, StepFailure, human_tasks, timer_due_dates, waiting_events
 from engine.errors import ConflictError, NotFoundError
 from engine.persistence.models import EventSubscription, HumanTask, Instance, TaskCandidate, Timer
-from engine.services.assignment import Assignment, resolve_assignment
+from engine.services.assignment import resolve_assignment
 from engine.services.audit import append_events
 from engine.services.context import EngineContext
 from engine.services.definitions import LoadedDefinition, load_definition
@@ -334,14 +334,3 @@ def _sync_timers(session: Session, loaded: LoadedInstance, status: str) -> None:
         )
     if rows:
         session.execute(insert(Timer), rows)
-
-
-def assignment_of(row: HumanTask) -> Assignment:
-    return Assignment(
-        role_id=row.role_id,
-        unit_id=row.unit_id,
-        candidate_groups=list(row.candidate_groups or []),
-        candidate_users=list(row.candidate_users or []),
-        assignee=row.assignee,
-        due_at=row.due_at,
-    )

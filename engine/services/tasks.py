@@ -18,7 +18,7 @@ from engine.persistence.models import Delegation, HumanTask, Instance, Membershi
 from engine.services.audit import append_events
 from engine.services.context import EngineContext
 from engine.services.definitions import load_definition
-from engine.services.directory import can_work_on, roles_of, user_capabilities
+from engine.services.directory import acting_for, can_work_on, roles_of, user_capabilities
 from engine.services.instance_store import OPEN, json_safe, load_instance, save_step
 
 
@@ -27,14 +27,6 @@ def get_task(session: Session, task_id: int) -> HumanTask:
     if row is None:
         raise NotFoundError(f"task {task_id} not found")
     return row
-
-
-def _acting_for(session: Session, ctx: EngineContext, user_id: str) -> list[str]:
-    now = ctx.now()
-    query = select(Delegation.from_user_id).where(
-        Delegation.to_user_id == user_id, Delegation.starts_at <= now, Delegation.ends_at > now
-    )
-    return [user_id, *session.scalars(query)]
 
 
 def _inbox_statement(include_claimable: bool) -> Any:
@@ -281,7 +273,7 @@ def complete_reserved(
         )
     if row.assignee is not None:
         if row.assignee != user_id and (
-            row.assignee not in _acting_for(session, ctx, user_id)
+            row.assignee not in acting_for(session, user_id, ctx.now())
             and "admin" not in user_capabilities(session, user_id)
         ):
             raise PermissionDeniedError(f"task {task_id} is claimed by {row.assignee}")

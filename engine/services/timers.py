@@ -12,7 +12,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.core.runtime import timer_due_dates
@@ -144,8 +144,3 @@ def fire_due_timers(sessions: sessionmaker[Session], ctx: EngineContext, *, owne
                     log.warning("timer %s failed: %s", timer_id, err.message)
                     _release(session, timer_id, owner)
     return fired
-
-
-def next_due_at(session: Session) -> datetime | None:
-    """When the next pending timer falls due (lets a scheduler sleep exactly until then)."""
-    return session.scalar(select(func.min(Timer.due_at)).where(and_(Timer.status == "pending")))
