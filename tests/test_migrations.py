@@ -150,3 +150,26 @@ def test_migrations_ship_in_the_package():
     assert "engine.persistence.migrations.versions" in packages
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
     assert (MIGRATIONS_DIR / "env.py").is_file()
+
+
+def test_0002_adds_a_password_hash_to_existing_users_and_removes_it_again(tmp_path):
+    url = f"sqlite:///{tmp_path / 'users.sqlite3'}"
+    upgrade(url, "0001")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO app_user (id, full_name, active, capabilities) VALUES ('hoa.nt', 'Hoa', 1, '[]')")
+            )
+        upgrade(engine)
+        assert current_revision(engine) == head_revision()
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT id, password_hash FROM app_user")).all() == [("hoa.nt", None)]
+        with engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0001")
+        columns = {c["name"] for c in inspect(engine).get_columns("app_user")}
+        assert "password_hash" not in columns
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT id FROM app_user")).scalars().all() == ["hoa.nt"]
+    finally:
+        engine.dispose()

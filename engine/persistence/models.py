@@ -76,6 +76,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     # Global capabilities that no unit scopes: "admin", "designer", "auditor".
     capabilities: Mapped[list[Any]] = mapped_column(default=list)
+    # A salted hash (werkzeug format, made by the web layer or the CLI); a user without one cannot log in.
+    password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
 
 
 class Role(Base):
