@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session
 
 from engine.persistence.models import Membership, OrgUnit, Role, User
@@ -43,3 +46,19 @@ def make_org(session: Session) -> None:
 def deploy_files(session: Session, clock, *paths: Path, connectors: set[str] | None = None):
     files = [(p.name, p.read_bytes()) for p in paths]
     return deploy(session, files, clock, actor="designer", connectors=connectors)
+
+
+@contextmanager
+def driver_statements(session: Session) -> Iterator[list[str]]:
+    """The statements the driver runs on the session's connection (SQLite's trace callback sees them all,
+    including those sent straight to the cursor); first word of each, upper-cased. SQLite only."""
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        pytest.skip("statements are counted with SQLite's trace callback")
+    dbapi = conn.connection.dbapi_connection
+    sent: list[str] = []
+    dbapi.set_trace_callback(lambda sql: sent.append(sql.split()[0].upper()))
+    try:
+        yield sent
+    finally:
+        dbapi.set_trace_callback(None)

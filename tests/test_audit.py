@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from conftest import IS_POSTGRES
-from sqlalchemy import event, select, text
+from engine_helpers import driver_statements
+from sqlalchemy import select, text
 
 from engine.core.audit_chain import GENESIS_HASH, canonical_json, event_hash, format_time, json_safe
 from engine.errors import ConflictError, ValidationError
@@ -124,24 +125,17 @@ def test_bad_events_are_refused_before_anything_is_written(sessions, clock):
 
 
 def test_append_events_costs_three_statements_however_many_events(sessions, clock, db_engine):
-    statements: list[str] = []
     with sessions() as s, s.begin():
         s.execute(select(1))  # the transaction has begun; count only what append_events sends
-
-        def count(conn, cursor, statement, *args):
-            statements.append(statement.split()[0].upper())
-
-        connection = s.connection()
-        event.listen(connection, "before_cursor_execute", count)
-        try:
+        with driver_statements(s) as statements:
             append_events(s, clock, "system", [{"action": "a", "actor": "u"}])  # new stream: head inserted
             first = list(statements)
             statements.clear()
             append_events(s, clock, "system", [{"action": f"e{i}", "actor": "u", "data": {"i": i}} for i in range(50)])
-        finally:
-            event.remove(connection, "before_cursor_execute", count)
+            second = list(statements)
     assert first == ["SELECT", "INSERT", "INSERT"]
-    assert statements == ["SELECT", "UPDATE", "INSERT"]
+    # executemany: the driver runs the INSERT once per row, as one prepared statement
+    assert second[:2] == ["SELECT", "UPDATE"] and second[2:] == ["INSERT"] * 50
     with sessions() as s:
         assert verify(s).events == 51
 

@@ -21,6 +21,7 @@ from engine.clock import Clock
 from engine.core.audit_chain import GENESIS_HASH, event_hash, json_safe, utc
 from engine.errors import ConflictError, ValidationError
 from engine.persistence.models import AuditEvent, AuditHead
+from engine.persistence.prepared import Prepared
 
 SYSTEM_STREAM = "system"
 EVENT_KEYS = frozenset({"action", "actor", "instance_id", "task_guid", "element_id", "data"})
@@ -28,6 +29,19 @@ EVENT_KEYS = frozenset({"action", "actor", "instance_id", "task_guid", "element_
 # The Core tables (typed as Table): bulk statements skip the ORM's unit of work on the hot path.
 _events = AuditEvent.metadata.tables["audit_event"]
 _heads = AuditHead.metadata.tables["audit_head"]
+_EVENT_COLUMNS = (
+    "stream",
+    "seq",
+    "at",
+    "actor",
+    "action",
+    "instance_id",
+    "task_guid",
+    "element_id",
+    "data",
+    "prev_hash",
+    "hash",
+)
 
 
 def instance_stream(instance_id: int) -> str:
@@ -65,15 +79,15 @@ def _chain(
     return rows
 
 
-# Built once: constructing and cache-keying statements costs more than running them on SQLite.
-_READ_HEAD = select(_heads.c.seq, _heads.c.hash).where(_heads.c.stream == bindparam("stream"))
-_NEW_HEAD = insert(_heads)
-_MOVE_HEAD = (
+# Compiled once and run on the driver's cursor: they run on every step of every instance.
+_READ_HEAD = Prepared(select(_heads.c.seq, _heads.c.hash).where(_heads.c.stream == bindparam("stream")))
+_NEW_HEAD = Prepared(insert(_heads).values(stream=bindparam("stream"), seq=bindparam("seq"), hash=bindparam("hash")))
+_MOVE_HEAD = Prepared(
     update(_heads)
     .where(_heads.c.stream == bindparam("b_stream"), _heads.c.seq == bindparam("b_old_seq"))
     .values(seq=bindparam("b_seq"), hash=bindparam("b_hash"))
 )
-_INSERT_EVENTS = insert(_events)
+_INSERT_EVENTS = Prepared(insert(_events).values({name: bindparam(name) for name in _EVENT_COLUMNS}))
 
 
 def append_events(session: Session, clock: Clock, stream: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -87,22 +101,21 @@ def append_events(session: Session, clock: Clock, stream: str, events: list[dict
     at = utc(clock.now())
     # Core on the session's connection: same transaction, none of the ORM's per-statement work.
     conn = session.connection()
-    head = conn.execute(_READ_HEAD, {"stream": stream}).first()
-    seq, prev_hash = (head.seq + 1, head.hash) if head is not None else (1, GENESIS_HASH)
+    found = _READ_HEAD.all(conn, {"stream": stream})
+    head = found[0] if found else None
+    seq, prev_hash = (head[0] + 1, head[1]) if head is not None else (1, GENESIS_HASH)
     rows = _chain(stream, seq, prev_hash, at, events)
     new_seq, new_hash = rows[-1]["seq"], rows[-1]["hash"]
     try:
         if head is None:
-            conn.execute(_NEW_HEAD, {"stream": stream, "seq": new_seq, "hash": new_hash})
+            _NEW_HEAD.run(conn, {"stream": stream, "seq": new_seq, "hash": new_hash})
         elif (
-            conn.execute(
-                _MOVE_HEAD, {"b_stream": stream, "b_old_seq": head.seq, "b_seq": new_seq, "b_hash": new_hash}
-            ).rowcount
-            != 1
+            _MOVE_HEAD.run(conn, {"b_stream": stream, "b_old_seq": head[0], "b_seq": new_seq, "b_hash": new_hash}) != 1
         ):
             raise ConflictError(f"audit stream {stream} was appended to concurrently; retry")
-        conn.execute(_INSERT_EVENTS, rows)
-    except IntegrityError:  # the stream's first events, or events at the same seq, written by someone else
+        _INSERT_EVENTS.many(conn, rows)
+    except (IntegrityError, conn.dialect.loaded_dbapi.IntegrityError):
+        # the stream's first events, or events at the same seq, written by someone else
         raise ConflictError(f"audit stream {stream} was appended to concurrently; retry")
     return rows
 

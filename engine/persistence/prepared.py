@@ -1,0 +1,105 @@
+"""Core statements compiled once per dialect and run straight on the DBAPI cursor of the caller's connection.
+
+The completion path runs about ten small statements per step. Through ``Connection.execute`` each costs ~50 µs
+of SQLAlchemy's per-call work (execution context, cache key, result set-up) around ~10 µs in SQLite itself —
+more than the rest of the step. A ``Prepared`` statement is compiled by SQLAlchemy once per dialect (same SQL,
+same bind/result type processing as the ORM would apply), then each call only applies the type processors and
+hands the parameters to the driver, inside the session's own transaction.
+
+Only for fixed statements without expanding ``IN`` lists; everything else goes through SQLAlchemy as usual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.expression import Executable
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    positional: tuple[str, ...] | None  # bind names in order, for qmark/format drivers; None for named styles
+    defaults: dict[str, Any]  # values fixed in the statement (literals compiled as binds)
+    binds: dict[str, Processor]
+    results: tuple[Processor, ...]
+
+
+class Prepared:
+    """A statement to run many times: ``rows = P.all(conn, params)``, ``P.run(conn, params)``, ``P.many(...)``."""
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self._by_dialect: dict[str, _Compiled] = {}
+
+    def _compiled(self, dialect: Dialect) -> _Compiled:
+        found = self._by_dialect.get(dialect.name)
+        if found is None:
+            found = self._by_dialect[dialect.name] = self._compile(dialect)
+        return found
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        compiled: Any = self.statement.compile(dialect=dialect)
+        binds = {name: bind.type.dialect_impl(dialect).bind_processor(dialect) for name, bind in compiled.binds.items()}
+        defaults = {
+            name: bind.value
+            for name, bind in compiled.binds.items()
+            if not bind.required and bind.value is not None and not callable(bind.value)
+        }
+        columns = getattr(self.statement, "selected_columns", None)
+        if columns is None:
+            columns = getattr(self.statement, "_returning", ())
+        results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+        positional = tuple(compiled.positiontup) if compiled.positional else None
+        return _Compiled(compiled.string, positional, defaults, binds, results)
+
+    def _args(self, c: _Compiled, params: dict[str, Any]) -> Any:
+        values = {**c.defaults, **params} if c.defaults else params
+        if c.positional is not None:
+            return tuple(_bound(c.binds[n], values[n]) for n in c.positional)
+        return {n: _bound(c.binds[n], values[n]) for n in c.binds}
+
+    def _cursor(self, conn: Connection) -> tuple[Any, _Compiled]:
+        return conn.connection.dbapi_connection.cursor(), self._compiled(conn.dialect)  # type: ignore[union-attr]
+
+    def run(self, conn: Connection, params: dict[str, Any]) -> int:
+        """Execute once; the number of rows it changed."""
+        cursor, c = self._cursor(conn)
+        try:
+            cursor.execute(c.sql, self._args(c, params))
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    def many(self, conn: Connection, params: Sequence[dict[str, Any]]) -> None:
+        """Execute once per parameter set (an INSERT of many rows)."""
+        if not params:
+            return
+        cursor, c = self._cursor(conn)
+        try:
+            cursor.executemany(c.sql, [self._args(c, p) for p in params])
+        finally:
+            cursor.close()
+
+    def all(self, conn: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Execute once and return every row, each value through its column type (a SELECT or a RETURNING)."""
+        cursor, c = self._cursor(conn)
+        try:
+            cursor.execute(c.sql, self._args(c, params))
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        procs = c.results
+        if not any(procs):
+            return [tuple(r) for r in rows]
+        return [tuple(v if p is None else p(v) for p, v in zip(procs, r, strict=True)) for r in rows]
+
+
+def _bound(processor: Processor, value: Any) -> Any:
+    return value if processor is None else processor(value)
