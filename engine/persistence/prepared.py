@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.expression import ClauseElement
 
 Processor = Callable[[Any], Any] | None
 
@@ -34,7 +34,7 @@ class _Compiled:
 class Prepared:
     """A statement to run many times: ``rows = P.all(conn, params)``, ``P.run(conn, params)``, ``P.many(...)``."""
 
-    def __init__(self, statement: Executable) -> None:
+    def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
         self._by_dialect: dict[str, _Compiled] = {}
 
@@ -52,9 +52,9 @@ class Prepared:
             for name, bind in compiled.binds.items()
             if not bind.required and bind.value is not None and not callable(bind.value)
         }
-        columns = getattr(self.statement, "selected_columns", None)
+        columns: Any = getattr(self.statement, "selected_columns", None)
         if columns is None:
-            columns = getattr(self.statement, "_returning", ())
+            columns = getattr(self.statement, "_returning", None) or ()
         results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
         positional = tuple(compiled.positiontup) if compiled.positional else None
         return _Compiled(compiled.string, positional, defaults, binds, results)
