@@ -18,6 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from engine.core.runtime import SERIALIZER_VERSION, StepFailure, human_tasks, timer_due_dates, waiting_events
 from engine.errors import ConflictError, NotFoundError
 from engine.persistence.models import EventSubscription, HumanTask, Instance, TaskCandidate, Timer
+from engine.persistence.prepared import Prepared
 from engine.services.assignment import resolve_assignment
 from engine.services.audit import append_events
 from engine.services.context import EngineContext
@@ -25,10 +26,13 @@ from engine.services.definitions import LoadedDefinition, load_definition
 
 OPEN = ("open", "claimed")
 
-# Statements on the hot path are built once: building and cache-keying them costs more than running them.
+# Statements on every step: compiled once per dialect and run on the driver's cursor (see prepared.py).
 _instances = Instance.metadata.tables["instance"]
 _human_tasks = HumanTask.metadata.tables["human_task"]
-_UPDATE_INSTANCE = (
+_timers = Timer.metadata.tables["timer"]
+_candidates = TaskCandidate.metadata.tables["task_candidate"]
+_IS_OPEN = (_human_tasks.c.status == "open") | (_human_tasks.c.status == "claimed")
+_UPDATE_INSTANCE = Prepared(
     update(_instances)
     .where(_instances.c.id == bindparam("b_id"), _instances.c.version == bindparam("b_version"))
     .values(
@@ -39,27 +43,32 @@ _UPDATE_INSTANCE = (
         incident=bindparam("incident"),
     )
 )
-_CLOSE_TASKS = (
+_CLOSE_TASK = Prepared(
     update(_human_tasks)
-    .where(_human_tasks.c.id.in_(bindparam("b_ids", expanding=True)), _human_tasks.c.status.in_(OPEN))
+    .where(_human_tasks.c.id == bindparam("b_id"), _IS_OPEN)
     .values(status=bindparam("status"), completed_at=bindparam("completed_at"), completed_by=bindparam("completed_by"))
 )
-_INSERT_TASKS = insert(_human_tasks).returning(_human_tasks.c.id, sort_by_parameter_order=True)
-_timers = Timer.metadata.tables["timer"]
+_TASK_COLUMNS = (
+    "instance_id", "definition_key", "task_guid", "element_id", "name", "role_id", "unit_id", "candidate_groups",
+    "candidate_users", "assignee", "status", "form_key", "due_at", "escalation_level", "created_at",
+)  # fmt: skip
+_INSERT_TASK = Prepared(
+    insert(_human_tasks).values({c: bindparam(c) for c in _TASK_COLUMNS}).returning(_human_tasks.c.id)
+)
 _INSERT_TIMERS = insert(_timers)
-_CANCEL_TASK_TIMERS = (
+_CANCEL_TASK_TIMERS = Prepared(
     update(_timers)
     .where(
-        _timers.c.task_guid.in_(bindparam("b_guids", expanding=True)),
+        _timers.c.task_guid == bindparam("b_guid"),
         _timers.c.status == "pending",
         _timers.c.kind != "bpmn_timer",
     )
     .values(status="cancelled")
 )
-_DELETE_CANDIDATES = delete(TaskCandidate.metadata.tables["task_candidate"]).where(
-    TaskCandidate.metadata.tables["task_candidate"].c.task_id.in_(bindparam("b_ids", expanding=True))
+_DELETE_CANDIDATES = Prepared(delete(_candidates).where(_candidates.c.task_id == bindparam("b_id")))
+_INSERT_CANDIDATE = Prepared(
+    insert(_candidates).values({c: bindparam(c) for c in ("task_id", "role_id", "unit_id", "user_id")})
 )
-_INSERT_CANDIDATES = insert(TaskCandidate.metadata.tables["task_candidate"])
 
 
 def json_safe(value: Any) -> Any:
@@ -179,8 +188,7 @@ def save_step(
         "incident": incident,
     }
     conn = session.connection()
-    result = conn.execute(_UPDATE_INSTANCE, {"b_id": row.id, "b_version": row.version, **values})
-    if result.rowcount != 1:
+    if _UPDATE_INSTANCE.run(conn, {"b_id": row.id, "b_version": row.version, **values}) != 1:
         raise ConflictError(f"instance {row.id} was changed by someone else; reload and try again")
     _committed(row, values)
 
@@ -215,25 +223,21 @@ def _close_tasks(
     session: Session, loaded: LoadedInstance, closed: dict[int, str], now: datetime, actor: str | None
 ) -> None:
     rows = {r.id: r for r in loaded.open_tasks}
-    for status in set(closed.values()):
-        ids = [i for i, s in closed.items() if s == status]
+    conn = session.connection()
+    for task_id, status in closed.items():
         values: dict[str, Any] = {
             "status": status,
             "completed_at": now,
             "completed_by": actor if status == "completed" else None,
         }
-        result = session.connection().execute(_CLOSE_TASKS, {"b_ids": ids, **values})
-        if result.rowcount != len(ids):
+        if _CLOSE_TASK.run(conn, {"b_id": task_id, **values}) != 1:
             raise ConflictError("the task was already completed or cancelled by someone else")
-        for task_id in ids:
-            if task_id in rows:
-                _committed(rows[task_id], values)
-    # Candidates matter only while a task is open; keeping them would make every inbox page skip history.
-    if closed:
-        session.connection().execute(_DELETE_CANDIDATES, {"b_ids": list(closed)})
-    with_deadline = [rows[i].task_guid for i in closed if i in rows and rows[i].due_at is not None]
-    if with_deadline:  # their reminders and escalations are moot now
-        session.connection().execute(_CANCEL_TASK_TIMERS, {"b_guids": with_deadline})
+        if task_id in rows:
+            _committed(rows[task_id], values)
+        # Candidates matter only while a task is open; keeping them would make every inbox page skip history.
+        _DELETE_CANDIDATES.run(conn, {"b_id": task_id})
+        if task_id in rows and rows[task_id].due_at is not None:  # its reminders and escalations are moot now
+            _CANCEL_TASK_TIMERS.run(conn, {"b_guid": rows[task_id].task_guid})
 
 
 def _open_tasks(
@@ -265,13 +269,12 @@ def _open_tasks(
             }
         )
     conn = session.connection()
-    ids = list(conn.execute(_INSERT_TASKS, rows).scalars())
+    ids = [_INSERT_TASK.all(conn, row)[0][0] for row in rows]
     deadlines = [HumanTask(id=task_id, **row) for task_id, row in zip(ids, rows, strict=True) if row["due_at"]]
     if deadlines:
         _plan_escalations(session, ctx, loaded, deadlines)
     candidates = [c | {"task_id": task_id} for task_id, a in zip(ids, assignments, strict=True) for c in a.candidates()]
-    if candidates:
-        conn.execute(_INSERT_CANDIDATES, candidates)
+    _INSERT_CANDIDATE.many(conn, candidates)
     for row, assignment in zip(rows, assignments, strict=True):
         events.append(
             {
