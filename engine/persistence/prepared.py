@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.sql.expression import ClauseElement
 
 Processor = Callable[[Any], Any] | None
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,14 @@ class Prepared:
         if not any(procs):
             return [tuple(r) for r in rows]
         return [tuple(v if p is None else p(v) for p, v in zip(procs, r, strict=True)) for r in rows]
+
+
+def detached(cls: type[T], values: dict[str, Any]) -> T:
+    """An instance of mapped class ``cls`` holding ``values`` as if loaded, outside any session (~1 µs, where
+    the constructor's instrumented attribute sets cost ~16 µs). Reading works; the session never writes it."""
+    obj = manager_of_class(cls).new_instance()
+    obj.__dict__.update(values)
+    return cast(T, obj)
 
 
 def _bound(processor: Processor, value: Any) -> Any:

@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, bindparam, select, union
 from sqlalchemy.orm import Session, aliased
 
 from engine.persistence.models import Delegation, Membership, User
+from engine.persistence.prepared import Prepared
 
 _delegate = aliased(User)
 
@@ -69,12 +70,12 @@ def _roles_of_statement() -> Any:
 
 
 # Built once: on the completion path, building the statement costs more than running it.
-_ROLES_OF = _roles_of_statement()
+_ROLES_OF = Prepared(_roles_of_statement())
 
 
 def roles_of(session: Session, user_id: str, at: datetime) -> set[tuple[str, str]]:
     """(role, unit) pairs the user holds at ``at``, their own and those of everyone they act for."""
-    return {(row[0], row[1]) for row in session.connection().execute(_ROLES_OF, {"user_id": user_id, "at": at})}
+    return {(row[0], row[1]) for row in _ROLES_OF.all(session.connection(), {"user_id": user_id, "at": at})}
 
 
 def acting_for(session: Session, user_id: str, at: datetime) -> set[str]:

@@ -10,11 +10,13 @@ from typing import Any
 
 from sqlalchemy import bindparam, select, union, union_all, update
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.util import identity_key
 
 from engine.core.forms import validate_submission
 from engine.core.runtime import find_task
 from engine.errors import ConflictError, NotFoundError, PermissionDeniedError
 from engine.persistence.models import Delegation, HumanTask, Instance, Membership, TaskCandidate, User
+from engine.persistence.prepared import Prepared, detached
 from engine.services.audit import append_events
 from engine.services.context import EngineContext
 from engine.services.definitions import load_definition
@@ -211,6 +213,19 @@ _TASK_WITH_INSTANCE = (
         HumanTask.status.in_(OPEN),
     )
 )
+# The same as columns, prepared: the ORM's loading costs more than the rest of the read.
+_tasks_t, _instances_t = HumanTask.__table__, Instance.__table__
+_TASK_NAMES = tuple(c.key for c in _tasks_t.columns)
+_INSTANCE_NAMES = tuple(c.key for c in _instances_t.columns)
+_TASK_WITH_INSTANCE_ROWS = Prepared(
+    select(*_tasks_t.columns, *_instances_t.columns)
+    .join(_instances_t, _instances_t.c.id == _tasks_t.c.instance_id)
+    .where(
+        _tasks_t.c.instance_id
+        == select(_tasks_t.c.instance_id).where(_tasks_t.c.id == bindparam("task_id")).scalar_subquery(),
+        (_tasks_t.c.status == "open") | (_tasks_t.c.status == "claimed"),
+    )
+)
 
 
 # On PostgreSQL the instance row is locked first, for the step: a second step on the same instance (another unit's
@@ -227,13 +242,29 @@ def _task_with_instance(session: Session, task_id: int) -> tuple[HumanTask, Inst
     """The task, its instance and the instance's open tasks, in one query when the task is open."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(_LOCK_INSTANCE_OF_TASK, {"task_id": task_id})
-    found = session.execute(_TASK_WITH_INSTANCE, {"task_id": task_id}).all()
-    open_rows = [r[0] for r in found]
+    found = _TASK_WITH_INSTANCE_ROWS.all(session.connection(), {"task_id": task_id})
+    cut = len(_TASK_NAMES)
+    instance: Instance | None
+    if found and not _in_session(session, found[0][cut], [r[0] for r in found]):
+        instance = detached(Instance, dict(zip(_INSTANCE_NAMES, found[0][cut:], strict=True)))
+        open_rows = [detached(HumanTask, dict(zip(_TASK_NAMES, r[:cut], strict=True))) for r in found]
+    else:  # the caller holds some of these rows already: keep working on those very objects
+        pairs = session.execute(_TASK_WITH_INSTANCE, {"task_id": task_id}).all()
+        open_rows = [p[0] for p in pairs]
+        instance = pairs[0][1] if pairs else None
     row = next((r for r in open_rows if r.id == task_id), None)
-    if row is None:
+    if row is None or instance is None:
         row = get_task(session, task_id)
         raise ConflictError(f"task {task_id} is already {row.status}")
-    return row, found[0][1], open_rows
+    return row, instance, open_rows
+
+
+def _in_session(session: Session, instance_id: int, task_ids: list[int]) -> bool:
+    held = session.identity_map
+    if not len(held):
+        return False
+    keys = [identity_key(Instance, instance_id), *(identity_key(HumanTask, i) for i in task_ids)]
+    return any(k in held for k in keys)
 
 
 # Tasks whose data must not come from a form submission: a council ballot's choices must never enter task data,
