@@ -1,4 +1,8 @@
-"""``tdkt demo``: load the demo organisation, deploy bpmn/ and forms/, and open the 2024 campaign (once)."""
+"""``tdkt demo``: load the demo organisation, deploy bpmn/ and forms/, and open the 2024 campaign (once).
+
+Every demo user without a password gets the password "demo" (the demo only: ``tdkt user set-password`` is how
+real users get one).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,15 @@ from datetime import UTC, datetime, time
 from pathlib import Path
 
 import click
+import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.passwords import hash_password
 from cli._context import open_database
 from cli.lint import print_problems, read_files
 from engine.clock import Clock, ManualClock
 from engine.errors import DefinitionError
+from engine.services.accounts import set_missing_password_hashes
 from engine.services.context import EngineContext
 from engine.services.definitions import deploy
 from engine.services.org import load_org_file
@@ -23,6 +30,7 @@ ORG_FILE = ROOT / "demo" / "org.yaml"
 CAMPAIGN_FILE = ROOT / "demo" / "campaign.yaml"
 RULES_FILE = ROOT / "rules" / "lifecycle.yaml"
 MODEL_DIRS = (ROOT / "bpmn", ROOT / "forms")
+DEMO_PASSWORD = "demo"  # noqa: S105 - the demo's published password, written in the README's tour
 
 
 def install(
@@ -41,6 +49,15 @@ def install(
     return campaign, rule_sets, [f"{d.key} v{d.version} {d.status}" for d in result.definitions]
 
 
+def give_demo_passwords(sessions: sessionmaker[Session], clock: Clock, *, actor: str = "demo") -> list[str]:
+    """The password "demo" for every user of demo/org.yaml that has none yet; returns who got it."""
+    users = [u["id"] for u in yaml.safe_load(ORG_FILE.read_text(encoding="utf-8")).get("users") or []]
+    # One hash for all: the password is published anyway, and hashing is slow on purpose.
+    shared = hash_password(DEMO_PASSWORD)
+    with sessions() as session, session.begin():
+        return set_missing_password_hashes(session, clock, users, lambda: shared, actor=actor)
+
+
 @click.command("demo")
 @click.option("--url", default=None, help="Database URL (default: DATABASE_URL or the local SQLite file).")
 @click.option("--quiet", is_flag=True, help="Print only the campaign line.")
@@ -52,6 +69,7 @@ def command(url: str | None, quiet: bool) -> None:
         # The campaign is opened on the directive's date, 09:00 in Việt Nam: its deadlines count from that day.
         clock = ManualClock(datetime.combine(campaign.date, time(2, 0), tzinfo=UTC))
         campaign, rule_sets, deployed = install(sessions, clock)
+        passwords = give_demo_passwords(sessions, clock)
         ctx = EngineContext(clock=clock)
         with sessions() as session, session.begin():
             ctx.reload_calendar(session)
@@ -61,5 +79,7 @@ def command(url: str | None, quiet: bool) -> None:
     if not quiet:
         for line in deployed:
             click.echo(line)
+        if passwords:
+            click.echo(f"{len(passwords)} demo users can now log in with the password '{DEMO_PASSWORD}'")
     state = "opened" if created else "already open"
     click.echo(f"campaign {campaign.business_key} ({campaign.campaign_year}): instance {row.id} {state}")
