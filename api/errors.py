@@ -1,10 +1,14 @@
-"""One place that turns engine errors into HTTP answers: ``{"error": {"code", "message", "details"}}``."""
+"""One place that turns errors into HTTP answers: ``{"error": {"code", "message", "details"}}`` for the API (and
+any URL outside the web pages), an HTML page for the web UI (a login redirect when nobody is logged in).
+
+Engine errors map to one status each; a traceback never reaches a user (the log keeps it).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import (
@@ -29,22 +33,49 @@ STATUS: list[tuple[type[EngineError], int]] = [
 ]
 
 
+class LoginRequired(HTTPException):
+    """Nobody is logged in (or the session's user no longer may log in)."""
+
+    code = 401
+    description = "log in first: POST /api/v1/session"
+
+    @property
+    def name(self) -> str:
+        return "Login Required"
+
+
 def _body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def _is_web() -> bool:
+    return (request.blueprint or "").startswith("web")
+
+
+def _page(status: int, code: str, message: str) -> Any:
+    return render_template("error.html", status=status, code=code, message=message), status
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(EngineError)
     def engine_error(err: EngineError) -> Any:
         status = next((code for cls, code in STATUS if isinstance(err, cls)), 400)
+        if _is_web():
+            return _page(status, err.code, err.message)
         return jsonify(_body(err.code, err.message, err.details)), status
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException) -> Any:
+        if isinstance(err, LoginRequired) and _is_web():
+            return redirect(url_for("web.auth.login", next=request.full_path.rstrip("?")))
         name = (err.name or "error").lower().replace(" ", "_")
+        if _is_web():
+            return _page(err.code or 500, name, err.description or err.name or "error")
         return jsonify(_body(name, err.description or err.name or "error")), err.code or 500
 
     @app.errorhandler(Exception)
     def unexpected(err: Exception) -> Any:  # never a traceback to a user; the log keeps it
         app.logger.exception("unhandled error")
+        if _is_web():
+            return _page(500, "internal_error", "internal error; the server log has the details")
         return jsonify(_body("internal_error", "internal error; the server log has the details")), 500

@@ -1,0 +1,174 @@
+"""Who is asking, and what they may see and do: the one place both the JSON API and the web pages check.
+
+Rules (roles are held in units; a delegate holds the roles of whoever they act for):
+
+- instances: administrators, auditors (capability or role) and Sở Nội vụ (``home_affairs``) see every instance;
+  anyone else sees the instances of the units where they hold a role (started for such a unit, or with tasks
+  for it), and of their open tasks only those of their units;
+- an instance's audit trail: administrators, auditors, and the head (``unit_head``) of the instance's unit;
+- a task: whoever may work on it (its assignee, its candidates by role in its unit, group or name), the head of
+  its unit, and administrators;
+- starting an instance: administrators and ``home_affairs``;
+- the overdue report and the overview: ``home_affairs`` and administrators for every unit, a ``unit_head`` for
+  their own unit(s); nobody else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import g, session
+from sqlalchemy.orm import Session
+
+from api.context import engine_context, read_sessions
+from api.errors import LoginRequired
+from engine.errors import PermissionDeniedError
+from engine.persistence.models import HumanTask, Instance, User
+from engine.services.directory import can_work_on, roles_of
+from engine.services.instance_store import OPEN
+from engine.services.views import in_units
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    full_name: str
+    capabilities: frozenset[str]
+    roles: frozenset[tuple[str, str]]  # (role, unit) held now, own and delegated
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.capabilities
+
+    @property
+    def is_auditor(self) -> bool:
+        return "auditor" in self.capabilities or self.holds("auditor")
+
+    def holds(self, role: str, unit: str | None = None) -> bool:
+        return any(r == role and unit in (None, u) for r, u in self.roles)
+
+    def units(self, role: str | None = None) -> set[str]:
+        return {u for r, u in self.roles if role in (None, r)}
+
+    @property
+    def sees_every_unit(self) -> bool:
+        return self.is_admin or self.is_auditor or self.holds("home_affairs")
+
+
+def load_principal(db: Session, user_id: str) -> Principal | None:
+    user = db.get(User, user_id)
+    if user is None or not user.active:
+        return None
+    roles = frozenset(roles_of(db, user_id, engine_context().now()))
+    return Principal(user.id, user.full_name, frozenset(str(c) for c in user.capabilities or []), roles)
+
+
+def current_user() -> Principal | None:
+    """The logged-in user of this request (read once per request), or None."""
+    if "tdkt_principal" not in g:
+        user_id = session.get("user_id")
+        found = None
+        if isinstance(user_id, str):
+            with read_sessions()() as db:
+                found = load_principal(db, user_id)
+            if found is None:  # deactivated or removed since logging in
+                session.clear()
+        g.tdkt_principal = found
+    principal: Principal | None = g.tdkt_principal
+    return principal
+
+
+def require_user() -> Principal:
+    principal = current_user()
+    if principal is None:
+        raise LoginRequired()
+    return principal
+
+
+def _deny(message: str) -> PermissionDeniedError:
+    return PermissionDeniedError(message)
+
+
+def instance_scope(p: Principal) -> set[str] | None:
+    """The units whose instances ``p`` may see; None for every unit."""
+    return None if p.sees_every_unit else p.units()
+
+
+def check_instance(db: Session, p: Principal, instance: Instance) -> None:
+    """Seeing an instance: everything for some; else instances of the user's units (``views.in_units``)."""
+    scope = instance_scope(p)
+    if scope is not None and not in_units(db, instance.id, scope):
+        raise _deny(f"user {p.user_id} may not see instance {instance.id} (unit {instance.unit_id})")
+
+
+def visible_tasks(p: Principal, rows: list[HumanTask]) -> list[HumanTask]:
+    """Of an instance's tasks, those ``p`` sees in it: all for those who see every unit, else their units'."""
+    scope = instance_scope(p)
+    return rows if scope is None else [r for r in rows if r.unit_id in scope or r.assignee == p.user_id]
+
+
+def may_read_audit(p: Principal, instance: Instance) -> bool:
+    return p.is_admin or p.is_auditor or (instance.unit_id is not None and p.holds("unit_head", instance.unit_id))
+
+
+def check_audit(p: Principal, instance: Instance) -> None:
+    if not may_read_audit(p, instance):
+        raise _deny(f"only auditors, administrators and the unit's head may read the audit of instance {instance.id}")
+
+
+def may_start_instances(p: Principal) -> bool:
+    return p.is_admin or p.holds("home_affairs")
+
+
+def check_start(p: Principal) -> None:
+    if not may_start_instances(p):
+        raise _deny("only administrators and Sở Nội vụ may start a process")
+
+
+def report_scope(p: Principal, unit_id: str | None = None) -> set[str] | None:
+    """The units of the overdue report and overview ``p`` may see (None: all), narrowed to ``unit_id`` if given."""
+    if p.is_admin or p.holds("home_affairs"):
+        return None if unit_id is None else {unit_id}
+    heads = p.units("unit_head")
+    if not heads:
+        raise _deny("the overdue report is for Sở Nội vụ and heads of unit")
+    if unit_id is None:
+        return heads
+    if unit_id not in heads:
+        raise _deny(f"user {p.user_id} is not head of unit {unit_id}")
+    return {unit_id}
+
+
+def may_see_reports(p: Principal) -> bool:
+    return p.is_admin or p.holds("home_affairs") or bool(p.units("unit_head"))
+
+
+def may_work_on(db: Session, p: Principal, row: HumanTask) -> bool:
+    """May ``p`` claim or complete the task, whoever holds it now? (Its candidates, the assignee, their delegates.)"""
+    if p.is_admin:
+        return True
+    at = engine_context().now()
+    groups, users = list(row.candidate_groups or []), list(row.candidate_users or [])
+    for assignee in dict.fromkeys([row.assignee, None]):
+        if can_work_on(
+            db,
+            p.user_id,
+            role_id=row.role_id,
+            unit_id=row.unit_id,
+            candidate_groups=groups,
+            candidate_users=users,
+            assignee=assignee,
+            at=at,
+        ):
+            return True
+    return False
+
+
+def check_task(db: Session, p: Principal, row: HumanTask) -> None:
+    """Seeing a task: those who may work on it, and the head of its unit (who may reassign it)."""
+    if row.unit_id is not None and p.holds("unit_head", row.unit_id):
+        return
+    if row.completed_by == p.user_id and row.status not in OPEN:
+        return
+    if not may_work_on(db, p, row):
+        raise _deny(f"user {p.user_id} may not see task {row.id}")

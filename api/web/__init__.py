@@ -1,0 +1,28 @@
+"""The web UI: server-rendered pages under one parent blueprint (CSRF-checked forms) with a child per area."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, request
+
+from api.authz import current_user, may_see_reports
+from api.security import check_csrf
+from api.web import auth, instances, overview, tasks
+
+
+def register(app: Flask) -> None:
+    parent = Blueprint("web", __name__)
+    parent.before_request(check_csrf)
+    for module in (auth, tasks, overview, instances):
+        parent.register_blueprint(module.bp)
+    app.register_blueprint(parent)
+    app.context_processor(_navigation)
+
+
+def _navigation() -> dict[str, Any]:
+    """Who is logged in and which menu entries they get (web pages only: the API never renders)."""
+    if not (request.blueprint or "").startswith("web"):
+        return {"nav_user": None, "nav_reports": False}
+    user = current_user()
+    return {"nav_user": user, "nav_reports": user is not None and may_see_reports(user)}

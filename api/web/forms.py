@@ -1,0 +1,168 @@
+"""A task form's JSON Schema as HTML form fields, and the posted fields back as typed data.
+
+Strings become text inputs (textareas when long), enums selects (labels from ``x-tdkt-enum-titles``), booleans
+checkboxes, integers and numbers number inputs, ``format: date`` date inputs. File fields (``x-tdkt-file``) hold
+a document reference typed by hand until the web form can upload. Nested objects are flattened into their
+fields ("documents.to_trinh"); lists of strings are one item a line; other lists are edited as JSON.
+
+Whatever the person typed is shown again after an error, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from api.i18n import t
+
+LONG_TEXT = 1000  # a string allowed to be longer than this gets a textarea
+
+
+@dataclass
+class FormField:
+    name: str  # the input's name: the JSON path joined with "."
+    path: str  # the same path as ValidationError names it: joined with "/"
+    title: str
+    kind: str  # text | textarea | select | checkbox | integer | number | date | file | list | json
+    required: bool = False
+    description: str = ""
+    options: list[tuple[str, str]] = field(default_factory=list)
+    value: str = ""
+    checked: bool = False
+    error: str = ""
+    max_length: int | None = None
+
+
+def _kind(prop: dict[str, Any]) -> str:
+    kind = prop.get("type")
+    if "enum" in prop:
+        return "select"
+    if kind == "string":
+        if prop.get("x-tdkt-file"):
+            return "file"
+        if prop.get("format") == "date":
+            return "date"
+        return "textarea" if (prop.get("maxLength") or 0) > LONG_TEXT else "text"
+    if kind in ("boolean", "integer", "number"):
+        return str(kind)
+    if kind == "array" and (prop.get("items") or {}).get("type") == "string":
+        return "list"
+    return "json"
+
+
+def _display(kind: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if kind == "list" and isinstance(value, list):
+        return "\n".join(str(v) for v in value)
+    if kind == "json":
+        return json.dumps(value, ensure_ascii=False, indent=2)
+    return str(value)
+
+
+def build_fields(
+    schema: dict[str, Any] | None,
+    data: dict[str, Any] | None = None,
+    posted: MultiDict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    _prefix: tuple[str, ...] = (),
+    _title: str = "",
+) -> list[FormField]:
+    """The fields of ``schema``, filled from ``posted`` (after an error) or else ``data``; errors by field path."""
+    found: list[FormField] = []
+    required = set((schema or {}).get("required") or [])
+    for key, prop in ((schema or {}).get("properties") or {}).items():
+        path = (*_prefix, key)
+        title = prop.get("title") or key
+        value = (data or {}).get(key)
+        if prop.get("type") == "object" and prop.get("properties"):
+            nested = value if isinstance(value, dict) else {}
+            found += build_fields(prop, nested, posted, errors, path, f"{_title}{title} › ")
+            continue
+        kind = _kind(prop)
+        item = FormField(
+            name=".".join(path),
+            path="/".join(path),
+            title=_title + title,
+            kind=kind,
+            required=key in required,
+            description=prop.get("description") or "",
+            max_length=prop.get("maxLength"),
+        )
+        if kind == "select":
+            labels = prop.get("x-tdkt-enum-titles") or {}
+            item.options = [(str(v), str(labels.get(v, v))) for v in prop["enum"]]
+        if posted is not None:
+            item.value = posted.get(item.name, "")
+            item.checked = posted.get(item.name) == "on"
+        else:
+            item.value = _display(kind, value)
+            item.checked = value is True
+        found.append(item)
+    if errors and not _prefix:
+        attach_errors(found, errors)
+    return found
+
+
+def attach_errors(fields: list[FormField], errors: dict[str, str]) -> list[str]:
+    """Put each error on the field its path names (or a parent of it); returns those no field takes."""
+    by_path = {f.path: f for f in fields}
+    left = []
+    for path, message in errors.items():
+        text = t("field_required") if message == "required" else message
+        parts = path.split("/")
+        prefixes = ("/".join(parts[:n]) for n in range(len(parts), 0, -1))
+        target = next((by_path[p] for p in prefixes if p in by_path), None)
+        if target is None:  # a nested object's own error goes on its first field
+            target = next((f for f in fields if f.path.startswith(path + "/")), None)
+        if target is None:
+            left.append(f"{path}: {text}")
+        elif not target.error:
+            target.error = text
+    return left
+
+
+def parse_fields(fields: list[FormField], posted: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The submission as typed JSON data, and the fields that could not even be read (not a number, bad JSON)."""
+    data: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    for f in fields:
+        raw = posted.get(f.name, "")
+        value: Any
+        if f.kind == "checkbox" or f.kind == "boolean":
+            value = raw == "on"
+        elif raw.strip() == "":
+            continue
+        elif f.kind == "integer":
+            try:
+                value = int(raw.strip())
+            except ValueError:
+                problems[f.path] = t("not_integer")
+                continue
+        elif f.kind == "number":
+            try:
+                value = float(raw.strip().replace(",", "."))
+            except ValueError:
+                problems[f.path] = t("not_number")
+                continue
+        elif f.kind == "list":
+            value = [line.strip() for line in raw.splitlines() if line.strip()]
+        elif f.kind == "json":
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                problems[f.path] = t("not_json")
+                continue
+        elif f.kind == "textarea":
+            value = raw
+        else:
+            value = raw.strip()
+        target = data
+        parts = f.path.split("/")
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = value
+    return data, problems
