@@ -37,6 +37,14 @@ def _points(value: str | None) -> list[int]:
 @click.option("--timer-spread", type=click.FloatRange(min=1), help="Seconds they fall due over (default 60).")
 @click.option("--soak-minutes", type=click.FloatRange(min=0), help="Memory soak length (default 10; quick 0).")
 @click.option("--workload", "workloads", multiple=True, help="Only these workloads (repeatable).")
+@click.option(
+    "--only",
+    "parts",
+    multiple=True,
+    type=click.Choice(["service", "scale", "timers", "soak"]),
+    help="Only these parts (repeatable; service = floor and engine per workload).",
+)
+@click.option("--pg-only", is_flag=True, help="Service and scale on PostgreSQL only (needs --url; no timers, soak).")
 def command(
     quick: bool,
     json_path: Path | None,
@@ -49,6 +57,8 @@ def command(
     timer_spread: float | None,
     soak_minutes: float | None,
     workloads: tuple[str, ...],
+    parts: tuple[str, ...],
+    pg_only: bool,
 ) -> None:
     """Measure the engine against plain SpiffWorkflow, at scale, with timers and a memory soak."""
     from engine.bench.report import markdown, table
@@ -60,9 +70,12 @@ def command(
     unknown = set(workloads) - known_names()
     if unknown:
         raise click.BadParameter(f"unknown workload(s): {', '.join(sorted(unknown))}", param_hint="--workload")
+    pg_url = default_pg_url(url)
+    if pg_only and not pg_url:
+        raise click.UsageError("--pg-only needs a PostgreSQL URL (--url or DATABASE_URL)")
     options = Options(
         quick=quick,
-        pg_url=default_pg_url(url),
+        pg_url=pg_url,
         instances=instances,
         scale_points=_points(scale),
         pg_scale_points=_points(pg_scale),
@@ -70,6 +83,8 @@ def command(
         timer_spread_s=timer_spread,
         soak_minutes=soak_minutes,
         workloads=set(workloads) or None,
+        parts=set(parts) or None,
+        sqlite=not pg_only,
     )
     results = run_suite(options, lambda line: click.echo(line, err=True))
     for line in table(results):

@@ -8,8 +8,11 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from cli import main
+from engine.bench.database import bench_database
+from engine.bench.nomination import nomination_workload, run_nomination_engine, run_nomination_floor
 from engine.bench.workloads import camunda_workloads, with_lane
 from engine.core.definitions import parse_files
+from engine.persistence.db import make_session_factory
 
 HEADLINE = (
     "completion_vs_floor_ratio",
@@ -70,3 +73,38 @@ def test_bench_refuses_a_non_postgresql_url() -> None:
     result = CliRunner().invoke(main, ["bench", "--url", "sqlite:///x.db"])
     assert result.exit_code != 0
     assert "--url" in result.output
+
+
+def test_nomination_runs_to_the_end_in_the_engine_and_in_the_floor() -> None:
+    workload = nomination_workload()
+    floor = run_nomination_floor(workload, 1)
+    bare = run_nomination_floor(workload, 1, with_spec=False)
+    with bench_database(None, "nomination") as engine:
+        ran = run_nomination_engine(make_session_factory(engine), workload, 1)
+    for side in (floor, bare, ran):
+        assert (side["completed"], side["instances"]) == (1, 1)
+        assert side["human_steps"] == 32  # 18 forms, convene, attendance, 11 ballots, tally
+        assert (len(side["form"]), len(side["council"]), len(side["tally"])) == (18, 13, 1)
+        assert side["timers_fired"] == 1  # the comment period
+        assert len(side["step"]) == side["human_steps"]
+
+
+def test_only_scale_on_postgresql_needs_a_url(monkeypatch) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    result = CliRunner().invoke(main, ["bench", "--only", "scale", "--pg-only"])
+    assert result.exit_code != 0
+    errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert errors == ["Error: --pg-only needs a PostgreSQL URL (--url or DATABASE_URL)"]
+
+
+def test_only_scale_skips_the_service_part(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    args = ["bench", "--only", "scale", "--scale", "50", "--workload", "sequence_5", "--json", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["workloads"] == []
+    assert data["completion_vs_floor_ratio"] is None
+    assert [p["finished_instances"] for p in data["scale"]["sqlite"]] == [50]
+    assert data["inbox_p99_ms"] is not None
+    assert data["soak"] is None and "timers" not in data

@@ -99,6 +99,14 @@ def table(results: dict[str, Any]) -> list[str]:
                 f"{_fmt(eng['ratio'], '.2f'):>7}{_fmt(eng['ratio_without_spec'], '.2f'):>7}"
                 f"{_fmt(eng['step']['per_s'], '.0f'):>9}{_fmt(eng['start']['per_s'], '.0f'):>9}"
             )
+    for row in results["workloads"]:
+        for db, eng in row["engine"].items():
+            if eng.get("ratio_by_kind"):
+                bare = eng.get("ratio_by_kind_without_spec", {})
+                kinds = ", ".join(
+                    f"{k} {_fmt(v, '.2f')} ({_fmt(bare.get(k), '.2f')})" for k, v in eng["ratio_by_kind"].items()
+                )
+                lines.append(f"{row['name']} on {db}, ratio (ratio0) by kind of step: {kinds}")
     lines.append("")
     budgets = [
         ("completion_vs_floor_ratio", "x", "<= 1.5"),
@@ -113,6 +121,13 @@ def table(results: dict[str, Any]) -> list[str]:
     for key, unit, budget in budgets:
         value = results.get(key)
         lines.append(f"{key:32}{_fmt(value, ',.2f'):>14} {unit:3} {budget}")
+    for db, curve in results.get("scale", {}).items():
+        for p in curve:
+            lines.append(
+                f"scale {db:10} {p['finished_instances']:>9,} finished / {p['open_tasks']:>7,} open:"
+                f" inbox p99 {p['inbox']['p99_ms']:7.2f} ms, overdue {p['overdue']['median_ms']:7.1f} ms,"
+                f" {p['bytes_per_finished_instance']:,} B/finished instance"
+            )
     for note in results.get("notes", []):
         lines.append(f"note: {note}")
     return lines

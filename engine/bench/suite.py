@@ -13,15 +13,29 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from engine.bench import report
 from engine.bench.database import bench_database, server_version
 from engine.bench.floor import run_floor
 from engine.bench.scale import run_scale
 from engine.bench.service import bench_context, prepare, run_engine
-from engine.bench.workloads import HUMAN, all_workloads
+from engine.bench.workloads import HUMAN, Workload, all_workloads
+from engine.services.context import EngineContext
 
+HEADLINE = (
+    "completion_vs_floor_ratio",
+    "task_completions_per_s",
+    "completion_p99_ms",
+    "http_completions_per_s",
+    "inbox_p99_ms",
+    "overdue_query_ms",
+    "timer_lateness_p99_s",
+    "bytes_per_finished_instance",
+)
 HTTP_NOTE = "http_completions_per_s is null: the REST API has no task-completion endpoint yet"
 WARM_UP = 3
+PARTS = ("service", "scale", "timers", "soak")  # service = floor + engine per workload
 
 
 @dataclass
@@ -35,6 +49,8 @@ class Options:
     timer_spread_s: float | None = None
     soak_minutes: float | None = None
     workloads: set[str] | None = None
+    parts: set[str] | None = None  # None: every part
+    sqlite: bool = True  # False: service and scale on PostgreSQL only (timers and soak need SQLite: skipped)
 
     def resolved(self) -> Options:
         q = self.quick
@@ -50,89 +66,61 @@ class Options:
             timer_spread_s=self.timer_spread_s or (10.0 if q else 60.0),
             soak_minutes=self.soak_minutes if self.soak_minutes is not None else (0.0 if q else 10.0),
             workloads=self.workloads,
+            parts=set(self.parts or PARTS) if self.sqlite else set(self.parts or PARTS) - {"timers", "soak"},
+            sqlite=self.sqlite,
         )
 
 
 def run_suite(options: Options, log: Callable[[str], None]) -> dict[str, Any]:
     opts = options.resolved()
     assert opts.instances is not None and opts.timers is not None and opts.soak_minutes is not None
+    parts = opts.parts or set(PARTS)
     logging.getLogger("apscheduler").setLevel(logging.ERROR)  # "skipped: maximum instances" while a tick runs
     workloads, notes = all_workloads(opts.workloads)
-    backends: list[tuple[str, str | None]] = [("sqlite", None)]
+    backends: list[tuple[str, str | None]] = [("sqlite", None)] if opts.sqlite else []
     if opts.pg_url:
         backends.append(("postgresql", opts.pg_url))
     results: dict[str, Any] = {"machine": report.machine(), "options": _describe(opts), "notes": [*notes, HTTP_NOTE]}
-
-    log(f"floor: {len(workloads)} workloads x {opts.instances} instances")
-    rows: list[dict[str, Any]] = []
-    for w in workloads:
-        run_floor(w, WARM_UP)
-        with_spec = run_floor(w, opts.instances)
-        without = run_floor(w, opts.instances, with_spec=False)
-        rows.append(
-            {
-                "name": w.name,
-                "step": w.step,
-                "note": w.note,
-                "floor": {k: report.summary(v) for k, v in with_spec.items()},
-                "floor_without_spec": {k: report.summary(v) for k, v in without.items()},
-                "engine": {},
-            }
-        )
-    versions = {}
-    pooled: dict[str, list[float]] = {}
-    for db, url in backends:
-        log(f"engine on {db}")
-        with bench_database(url, "service") as engine:
-            versions[db] = server_version(engine)
-            ctx = bench_context()
-            sessions = prepare(engine, ctx, workloads)
-            for w, row in zip(workloads, rows, strict=True):
-                run_engine(sessions, ctx, w, WARM_UP)
-                raw = run_engine(sessions, ctx, w, opts.instances)
-                if raw["completed"] != raw["instances"]:
-                    notes.append(f"{w.name} on {db}: only {raw['completed']} of {raw['instances']} instances ended")
-                eng: dict[str, Any] = {k: report.summary(raw[k]) for k in ("start", "step")}
-                measure = "step" if w.step == HUMAN else "start"
-                eng["ratio"] = report.ratio(eng[measure], row["floor"][measure])
-                eng["ratio_without_spec"] = report.ratio(eng[measure], row["floor_without_spec"][measure])
-                row["engine"][db] = eng
-                if w.step == HUMAN:
-                    pooled.setdefault(db, []).extend(raw["step"])
-    results["machine"]["databases"] = versions
-    results["workloads"] = rows
-    human = [r for r in rows if r["step"] == HUMAN]
-    sqlite_all = report.summary(pooled.get("sqlite", []))
-    results["completion_vs_floor_ratio"] = report.geometric_mean([r["engine"]["sqlite"]["ratio"] for r in human])
-    results["completion_vs_floor_without_spec_ratio"] = report.geometric_mean(
-        [r["engine"]["sqlite"]["ratio_without_spec"] for r in human]
-    )
-    results["task_completions_per_s"] = sqlite_all["per_s"]
-    results["completion_p99_ms"] = sqlite_all["p99_ms"]
-    results["completion_p50_ms"] = sqlite_all["median_ms"]
-    results["http_completions_per_s"] = None
-    if opts.pg_url:
-        results["postgresql"] = {"completions": report.summary(pooled.get("postgresql", []))}
-
+    for key in HEADLINE:
+        results[key] = None
+    results["workloads"] = []
     results["scale"] = {}
-    for db, url in backends:
-        points = opts.pg_scale_points if db == "postgresql" else opts.scale_points
-        log(f"scale on {db}: {', '.join(f'{p:,}' for p in points)} finished instances")
-        with bench_database(url, "scale") as engine:
-            results["scale"][db] = run_scale(engine, points, log=log)
-    top = results["scale"]["sqlite"][-1]
-    results["scale_headline_point"] = {"finished_instances": top["finished_instances"], "open_tasks": top["open_tasks"]}
-    results["inbox_p99_ms"] = round(top["inbox"]["p99_ms"], 2)
-    results["overdue_query_ms"] = round(top["overdue"]["median_ms"], 2)
-    results["bytes_per_finished_instance"] = top["bytes_per_finished_instance"]
+    results["soak"] = None
+    versions: dict[str, str] = {}
+    if "service" in parts:
+        _service(results, opts, workloads, backends, versions, notes, log)
+    if "scale" in parts:
+        for db, url in backends:
+            points = opts.pg_scale_points if db == "postgresql" else opts.scale_points
+            log(f"scale on {db}: {', '.join(f'{p:,}' for p in points)} finished instances")
+            with bench_database(url, "scale") as engine:
+                versions.setdefault(db, server_version(engine))
+                results["scale"][db] = run_scale(engine, points, log=log)
+        top = results["scale"].get("sqlite", [None])[-1]
+        if top is not None:
+            results["scale_headline_point"] = {
+                "finished_instances": top["finished_instances"],
+                "open_tasks": top["open_tasks"],
+            }
+            results["inbox_p99_ms"] = round(top["inbox"]["p99_ms"], 2)
+            results["overdue_query_ms"] = round(top["overdue"]["median_ms"], 2)
+            results["bytes_per_finished_instance"] = top["bytes_per_finished_instance"]
+    results["machine"]["databases"] = versions
 
-    results["timer_lateness_p99_s"] = None
-    load = next((w for w in workloads if w.name == "sequence_5"), None) or next(w for w in workloads if w.step == HUMAN)
-    from engine.bench.timers import run_timers, scheduler_available
+    human = [w for w in workloads if w.step == HUMAN and w.driver == "generic"]
+    load = next((w for w in workloads if w.name == "sequence_5"), None) or (human[0] if human else None)
+    if "timers" in parts or "soak" in parts:
+        from engine.bench.timers import scheduler_available
 
-    if not scheduler_available():
-        notes.append("timer_lateness_p99_s is null: engine.scheduler / engine.services.timers not present")
-    elif opts.timers:
+        if load is None:
+            notes.append("timers and soak skipped: no workload with human steps selected")
+            parts = parts - {"timers", "soak"}
+        elif not scheduler_available():
+            notes.append("timer_lateness_p99_s is null: engine.scheduler / engine.services.timers not present")
+            parts = parts - {"timers", "soak"}
+    if "timers" in parts and opts.timers and load is not None:
+        from engine.bench.timers import run_timers
+
         log(f"timers: {opts.timers:,} falling due over {opts.timer_spread_s:.0f} s while {load.name} runs")
         with bench_database(None, "timers") as engine:
             timers = run_timers(engine, load, opts.timers, opts.timer_spread_s or 10.0)
@@ -140,16 +128,105 @@ def run_suite(options: Options, log: Callable[[str], None]) -> dict[str, Any]:
         results["timer_lateness_p99_s"] = round(timers["lateness_p99_s"], 3)
         results["timer_lateness_p50_s"] = round(timers["lateness_p50_s"], 3)
 
-    if opts.soak_minutes and scheduler_available():
+    if "soak" in parts and opts.soak_minutes and load is not None:
         from engine.bench.soak import run_soak
 
         log(f"soak: {opts.soak_minutes:g} minutes of mixed work, worker and scheduler RSS")
         with bench_database(None, "soak") as engine:
             results["soak"] = run_soak(engine, load, opts.soak_minutes)
-    else:
-        results["soak"] = None
     results["notes"] = notes + [HTTP_NOTE] if HTTP_NOTE not in notes else notes
     return results
+
+
+def _service(
+    results: dict[str, Any],
+    opts: Options,
+    workloads: list[Workload],
+    backends: list[tuple[str, str | None]],
+    versions: dict[str, str],
+    notes: list[str],
+    log: Callable[[str], None],
+) -> None:
+    """Floor and engine per workload and backend, and the completion headline (SQLite) from them."""
+    assert opts.instances is not None
+    log(f"floor: {len(workloads)} workloads x {opts.instances} instances")
+    rows: list[dict[str, Any]] = []
+    for w in workloads:
+        floor_run(w, WARM_UP)
+        with_spec = floor_run(w, opts.instances)
+        without = floor_run(w, opts.instances, with_spec=False)
+        rows.append(
+            {
+                "name": w.name,
+                "step": w.step,
+                "note": w.note,
+                "in_headline": w.step == HUMAN and w.in_headline,
+                "floor": {k: report.summary(v) for k, v in with_spec.items() if isinstance(v, list)},
+                "floor_without_spec": {k: report.summary(v) for k, v in without.items() if isinstance(v, list)},
+                "floor_counts": {k: v for k, v in with_spec.items() if not isinstance(v, list)},
+                "engine": {},
+            }
+        )
+    pooled: dict[str, list[float]] = {}
+    for db, url in backends:
+        log(f"engine on {db}")
+        with bench_database(url, "service") as engine:
+            versions[db] = server_version(engine)
+            ctx = bench_context()
+            sessions = prepare(engine, ctx, [w for w in workloads if w.driver == "generic"])
+            for w, row in zip(workloads, rows, strict=True):
+                engine_run(sessions, ctx, w, WARM_UP)
+                raw = engine_run(sessions, ctx, w, opts.instances)
+                if raw["completed"] != raw["instances"]:
+                    notes.append(f"{w.name} on {db}: only {raw['completed']} of {raw['instances']} instances ended")
+                eng: dict[str, Any] = {k: report.summary(v) for k, v in raw.items() if isinstance(v, list)}
+                eng |= {k: v for k, v in raw.items() if not isinstance(v, list)}
+                measure = "step" if w.step == HUMAN else "start"
+                eng["ratio"] = report.ratio(eng[measure], row["floor"][measure])
+                eng["ratio_without_spec"] = report.ratio(eng[measure], row["floor_without_spec"][measure])
+                kinds = [k for k in row["floor"] if k not in ("start", "step") and k in eng]
+                if kinds:  # a workload with several kinds of step (nomination: form, council, tally, timer)
+                    eng["ratio_by_kind"] = {k: report.ratio(eng[k], row["floor"][k]) for k in kinds}
+                    eng["ratio_by_kind_without_spec"] = {
+                        k: report.ratio(eng[k], row["floor_without_spec"][k]) for k in kinds
+                    }
+                steps = row["floor_counts"].get("human_steps")
+                if steps is not None and steps != raw.get("human_steps"):
+                    notes.append(f"{w.name} on {db}: {raw.get('human_steps')} human steps, the floor {steps}")
+                row["engine"][db] = eng
+                if row["in_headline"]:
+                    pooled.setdefault(db, []).extend(raw["step"])
+    results["workloads"] = rows
+    headline = [r for r in rows if r["in_headline"] and "sqlite" in r["engine"]]
+    results["headline_workloads"] = [r["name"] for r in headline]
+    sqlite_all = report.summary(pooled.get("sqlite", []))
+    results["completion_vs_floor_ratio"] = report.geometric_mean([r["engine"]["sqlite"]["ratio"] for r in headline])
+    results["completion_vs_floor_without_spec_ratio"] = report.geometric_mean(
+        [r["engine"]["sqlite"]["ratio_without_spec"] for r in headline]
+    )
+    results["task_completions_per_s"] = sqlite_all["per_s"]
+    results["completion_p99_ms"] = sqlite_all["p99_ms"]
+    results["completion_p50_ms"] = sqlite_all["median_ms"]
+    if opts.pg_url:
+        results["postgresql"] = {"completions": report.summary(pooled.get("postgresql", []))}
+
+
+def floor_run(workload: Workload, instances: int, *, with_spec: bool = True) -> dict[str, Any]:
+    if workload.driver == "nomination":
+        from engine.bench.nomination import instances_for, run_nomination_floor
+
+        return run_nomination_floor(workload, instances_for(instances), with_spec=with_spec)
+    return dict(run_floor(workload, instances, with_spec=with_spec))
+
+
+def engine_run(
+    sessions: sessionmaker[Session], ctx: EngineContext, workload: Workload, instances: int
+) -> dict[str, Any]:
+    if workload.driver == "nomination":
+        from engine.bench.nomination import instances_for, run_nomination_engine
+
+        return run_nomination_engine(sessions, workload, instances_for(instances))
+    return run_engine(sessions, ctx, workload, instances)
 
 
 def _describe(opts: Options) -> dict[str, Any]:
@@ -162,6 +239,8 @@ def _describe(opts: Options) -> dict[str, Any]:
         "timers": opts.timers,
         "timer_spread_s": opts.timer_spread_s,
         "soak_minutes": opts.soak_minutes,
+        "parts": sorted(opts.parts or PARTS),
+        "sqlite": opts.sqlite,
     }
 
 

@@ -31,6 +31,8 @@ class Workload:
     submit: dict[str, Any] = field(default_factory=dict)  # what each completion submits
     note: str | None = None
     roles: tuple[str, ...] = (ROLE,)
+    driver: str = "generic"  # "generic": one task at a time with ``submit``; "nomination": engine.bench.nomination
+    in_headline: bool = True  # counted in the completion headline (only comparable human-step workloads)
 
 
 _CAMUNDA = [
@@ -90,14 +92,13 @@ def camunda_workloads(names: set[str] | None = None) -> list[Workload]:
 
 
 def nomination_workloads() -> tuple[list[Workload], str | None]:
-    """Our nomination pipeline from ``bpmn/``: not driven yet (see the note); an empty list and why."""
-    files = sorted(BPMN_DIR.glob("nomination*.bpmn"))
-    if not files:
-        return [], f"no {BPMN_DIR.name}/nomination*.bpmn yet: nomination pipeline skipped"
-    # It calls unit_nomination and council_meeting (multi-instance call activities), validates forms with
-    # patterned fields (decision numbers, dates), tallies council ballots and waits on a days-long disclosure
-    # timer: driving it needs per-form answers and a clock moved past that timer, a driver of its own.
-    return [], "bpmn/nomination*.bpmn present but not driven yet: it needs a dedicated driver (forms, ballots, timer)"
+    """Our nomination pipeline from ``bpmn/``, driven by ``engine.bench.nomination``; an empty list and why if the
+    models are not there."""
+    if not (BPMN_DIR / "nomination.bpmn").is_file():
+        return [], f"no {BPMN_DIR.name}/nomination.bpmn: nomination pipeline skipped"
+    from engine.bench.nomination import NOTE, nomination_workload
+
+    return [nomination_workload()], NOTE
 
 
 def all_workloads(names: set[str] | None = None) -> tuple[list[Workload], list[str]]:
