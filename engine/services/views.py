@@ -33,7 +33,7 @@ class TaskView:
 def _unit_names(session: Session, ids: set[str]) -> dict[str, str]:
     if not ids:
         return {}
-    return dict(session.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(ids))).tuples().all())
+    return dict(session.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(ids))).all())
 
 
 def process_names(session: Session, keys: set[str]) -> dict[str, str]:
@@ -126,7 +126,7 @@ def memberships_of(session: Session, user_id: str) -> list[MembershipView]:
         .where(Membership.user_id == user_id)
         .order_by(Membership.unit_id, Membership.role_id)
     )
-    return [MembershipView(*row) for row in session.execute(query).tuples()]
+    return [MembershipView(*row) for row in session.execute(query)]
 
 
 def task_form_data(
