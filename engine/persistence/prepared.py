@@ -30,7 +30,8 @@ class _Compiled:
     positional: tuple[str, ...] | None  # bind names in order, for qmark/format drivers; None for named styles
     defaults: dict[str, Any]  # values fixed in the statement (literals compiled as binds)
     binds: dict[str, Processor]
-    results: tuple[Processor, ...]
+    ordered: tuple[tuple[str, Processor], ...]  # (name, processor) per placeholder, positional styles only
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]  # (column index, processor) where there is one
 
 
 class Prepared:
@@ -57,15 +58,17 @@ class Prepared:
         columns: Any = getattr(self.statement, "selected_columns", None)
         if columns is None:
             columns = getattr(self.statement, "_returning", None) or ()
-        results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+        processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+        results = tuple((i, p) for i, p in enumerate(processors) if p is not None)
         positional = tuple(compiled.positiontup) if compiled.positional else None
-        return _Compiled(compiled.string, positional, defaults, binds, results)
+        ordered = tuple((n, binds[n]) for n in positional) if positional is not None else ()
+        return _Compiled(compiled.string, positional, defaults, binds, ordered, results)
 
     def _args(self, c: _Compiled, params: dict[str, Any]) -> Any:
         values = {**c.defaults, **params} if c.defaults else params
         if c.positional is not None:
-            return tuple(_bound(c.binds[n], values[n]) for n in c.positional)
-        return {n: _bound(c.binds[n], values[n]) for n in c.binds}
+            return [values[n] if p is None else p(values[n]) for n, p in c.ordered]
+        return {n: values[n] if p is None else p(values[n]) for n, p in c.binds.items()}
 
     def _cursor(self, conn: Connection) -> tuple[Any, _Compiled]:
         return conn.connection.dbapi_connection.cursor(), self._compiled(conn.dialect)  # type: ignore[union-attr]
@@ -97,10 +100,15 @@ class Prepared:
             rows = cursor.fetchall()
         finally:
             cursor.close()
-        procs = c.results
-        if not any(procs):
+        if not c.results:
             return [tuple(r) for r in rows]
-        return [tuple(v if p is None else p(v) for p, v in zip(procs, r, strict=True)) for r in rows]
+        out = []
+        for r in rows:
+            values = list(r)
+            for i, p in c.results:
+                values[i] = p(values[i])
+            out.append(tuple(values))
+        return out
 
 
 def detached(cls: type[T], values: dict[str, Any]) -> T:
@@ -109,7 +117,3 @@ def detached(cls: type[T], values: dict[str, Any]) -> T:
     obj = manager_of_class(cls).new_instance()
     obj.__dict__.update(values)
     return cast(T, obj)
-
-
-def _bound(processor: Processor, value: Any) -> Any:
-    return value if processor is None else processor(value)
