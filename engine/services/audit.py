@@ -90,27 +90,37 @@ _MOVE_HEAD = Prepared(
 _INSERT_EVENTS = Prepared(insert(_events).values({name: bindparam(name) for name in _EVENT_COLUMNS}))
 
 
-def append_events(session: Session, clock: Clock, stream: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def append_events(
+    session: Session,
+    clock: Clock,
+    stream: str,
+    events: list[dict[str, Any]],
+    *,
+    head: tuple[int, str] | None = None,
+) -> list[dict[str, Any]]:
     """Append ``events`` (dicts with action, actor, instance_id, task_guid, element_id, data) to one stream.
 
     All get the same time (the clock's now, in UTC, microseconds). Returns the rows written (with seq and hash).
+    ``head`` is the stream's (seq, hash) when the caller read it in the same transaction ((0, "") for a stream
+    with no events yet); it saves reading it again, and the guarded move still catches a concurrent writer.
     """
     if not events:
         return []
     # Truncated to what both backends keep (microseconds) and in UTC, so the value read back hashes the same.
     at = utc(clock.now())
-    # Core on the session's connection: same transaction, none of the ORM's per-statement work.
+    # Prepared statements on the session's connection: same transaction, none of the per-call work.
     conn = session.connection()
-    found = _READ_HEAD.all(conn, {"stream": stream})
-    head = found[0] if found else None
-    seq, prev_hash = (head[0] + 1, head[1]) if head is not None else (1, GENESIS_HASH)
-    rows = _chain(stream, seq, prev_hash, at, events)
+    if head is None:
+        found = _READ_HEAD.all(conn, {"stream": stream})
+        head = (found[0][0], found[0][1]) if found else (0, "")
+    old_seq = head[0]
+    rows = _chain(stream, old_seq + 1, head[1] if old_seq else GENESIS_HASH, at, events)
     new_seq, new_hash = rows[-1]["seq"], rows[-1]["hash"]
     try:
-        if head is None:
+        if not old_seq:
             _NEW_HEAD.run(conn, {"stream": stream, "seq": new_seq, "hash": new_hash})
         elif (
-            _MOVE_HEAD.run(conn, {"b_stream": stream, "b_old_seq": head[0], "b_seq": new_seq, "b_hash": new_hash}) != 1
+            _MOVE_HEAD.run(conn, {"b_stream": stream, "b_old_seq": old_seq, "b_seq": new_seq, "b_hash": new_hash}) != 1
         ):
             raise ConflictError(f"audit stream {stream} was appended to concurrently; retry")
         _INSERT_EVENTS.many(conn, rows)

@@ -94,6 +94,7 @@ class LoadedInstance:
     open_tasks: list[HumanTask]
     waits_before: set[tuple[str, str]] = field(default_factory=set)
     timers_before: dict[str, datetime] = field(default_factory=dict)
+    audit_head: tuple[int, str] | None = None  # (seq, hash) of its audit stream, when read with the row
 
 
 def new_instance(
@@ -210,7 +211,9 @@ def save_step(
     for event in events:
         event.setdefault("actor", actor)
         event.setdefault("instance_id", row.id)
-    append_events(session, ctx.clock, stream, events)
+    written = append_events(session, ctx.clock, stream, events, head=loaded.audit_head)
+    if written:
+        loaded.audit_head = (written[-1]["seq"], written[-1]["hash"])
 
 
 def _committed(obj: Any, values: dict[str, Any]) -> None:

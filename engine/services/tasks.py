@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, select, union, union_all, update
+from sqlalchemy import String, bindparam, cast, literal, select, union, union_all, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.util import identity_key
 
 from engine.core.forms import validate_submission
 from engine.core.runtime import find_task
 from engine.errors import ConflictError, NotFoundError, PermissionDeniedError
-from engine.persistence.models import Delegation, HumanTask, Instance, Membership, TaskCandidate, User
+from engine.persistence.models import AuditHead, Delegation, HumanTask, Instance, Membership, TaskCandidate, User
 from engine.persistence.prepared import Prepared, detached
 from engine.services.audit import append_events
 from engine.services.context import EngineContext
@@ -217,9 +217,11 @@ _TASK_WITH_INSTANCE = (
 _tasks_t, _instances_t = HumanTask.__table__, Instance.__table__
 _TASK_NAMES = tuple(c.key for c in _tasks_t.columns)
 _INSTANCE_NAMES = tuple(c.key for c in _instances_t.columns)
+_heads_t = AuditHead.__table__
 _TASK_WITH_INSTANCE_ROWS = Prepared(
-    select(*_tasks_t.columns, *_instances_t.columns)
+    select(*_tasks_t.columns, *_instances_t.columns, _heads_t.c.seq, _heads_t.c.hash)
     .join(_instances_t, _instances_t.c.id == _tasks_t.c.instance_id)
+    .outerjoin(_heads_t, _heads_t.c.stream == literal("instance:") + cast(_instances_t.c.id, String))
     .where(
         _tasks_t.c.instance_id
         == select(_tasks_t.c.instance_id).where(_tasks_t.c.id == bindparam("task_id")).scalar_subquery(),
@@ -238,15 +240,20 @@ _LOCK_INSTANCE_OF_TASK = (
 )
 
 
-def _task_with_instance(session: Session, task_id: int) -> tuple[HumanTask, Instance, list[HumanTask]]:
-    """The task, its instance and the instance's open tasks, in one query when the task is open."""
+def _task_with_instance(
+    session: Session, task_id: int
+) -> tuple[HumanTask, Instance, list[HumanTask], tuple[int, str] | None]:
+    """The task, its instance, the instance's open tasks and its audit stream's head, in one query when the task
+    is open."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(_LOCK_INSTANCE_OF_TASK, {"task_id": task_id})
     found = _TASK_WITH_INSTANCE_ROWS.all(session.connection(), {"task_id": task_id})
-    cut = len(_TASK_NAMES)
+    cut, end = len(_TASK_NAMES), len(_TASK_NAMES) + len(_INSTANCE_NAMES)
     instance: Instance | None
+    head = None
     if found and not _in_session(session, found[0][cut], [r[0] for r in found]):
-        instance = detached(Instance, dict(zip(_INSTANCE_NAMES, found[0][cut:], strict=True)))
+        instance = detached(Instance, dict(zip(_INSTANCE_NAMES, found[0][cut:end], strict=True)))
+        head = (found[0][end], found[0][end + 1]) if found[0][end] is not None else (0, "")
         open_rows = [detached(HumanTask, dict(zip(_TASK_NAMES, r[:cut], strict=True))) for r in found]
     else:  # the caller holds some of these rows already: keep working on those very objects
         pairs = session.execute(_TASK_WITH_INSTANCE, {"task_id": task_id}).all()
@@ -256,7 +263,7 @@ def _task_with_instance(session: Session, task_id: int) -> tuple[HumanTask, Inst
     if row is None or instance is None:
         row = get_task(session, task_id)
         raise ConflictError(f"task {task_id} is already {row.status}")
-    return row, instance, open_rows
+    return row, instance, open_rows, head
 
 
 def _in_session(session: Session, instance_id: int, task_ids: list[int]) -> bool:
@@ -297,7 +304,7 @@ def complete_reserved(
 ) -> HumanTask:
     """``complete``, also for tasks with a reserved form key (for the service that owns them), with extra events."""
     data = data or {}
-    row, instance, open_rows = _task_with_instance(session, task_id)
+    row, instance, open_rows, head = _task_with_instance(session, task_id)
     if not reserved and row.form_key in RESERVED_FORM_KEYS:
         raise ConflictError(
             f"task {task_id} ({row.element_id}) cannot be completed with a form; use {RESERVED_FORM_KEYS[row.form_key]}"
@@ -313,6 +320,7 @@ def complete_reserved(
     if instance.status != "running":
         raise ConflictError(f"instance {row.instance_id} is {instance.status}; its tasks cannot be completed")
     loaded = load_instance(session, ctx, row.instance_id, row=instance, open_tasks=open_rows)
+    loaded.audit_head = head
     schema = loaded.definition.forms.get(row.form_key) if row.form_key else None
     validate_submission(schema, data, row.form_key)
     task = find_task(loaded.workflow, row.task_guid)
