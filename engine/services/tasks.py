@@ -218,8 +218,27 @@ _tasks_t, _instances_t = HumanTask.__table__, Instance.__table__
 _TASK_NAMES = tuple(c.key for c in _tasks_t.columns)
 _INSTANCE_NAMES = tuple(c.key for c in _instances_t.columns)
 _heads_t = AuditHead.__table__
+_cand, _member, _user = TaskCandidate.__table__, Membership.__table__, User.__table__
+# Whether the user is a candidate in their own right (by name, or by a role they hold in the task's unit): the
+# inbox's rule, read with the task. Delegations and administrators are checked only when this says no.
+_OWN_CANDIDATE = (
+    select(_cand.c.id)
+    .where(_cand.c.task_id == bindparam("task_id"), _cand.c.user_id == bindparam("user_id"))
+    .union_all(
+        select(_cand.c.id)
+        .join(_member, _member.c.role_id == _cand.c.role_id)
+        .join(_user, _user.c.id == _member.c.user_id)
+        .where(
+            _cand.c.task_id == bindparam("task_id"),
+            _member.c.user_id == bindparam("user_id"),
+            _user.c.active.is_(True),
+            _cand.c.unit_id.is_(None) | (_cand.c.unit_id == _member.c.unit_id),
+        )
+    )
+    .exists()
+)
 _TASK_WITH_INSTANCE_ROWS = Prepared(
-    select(*_tasks_t.columns, *_instances_t.columns, _heads_t.c.seq, _heads_t.c.hash)
+    select(*_tasks_t.columns, *_instances_t.columns, _heads_t.c.seq, _heads_t.c.hash, _OWN_CANDIDATE)
     .join(_instances_t, _instances_t.c.id == _tasks_t.c.instance_id)
     .outerjoin(_heads_t, _heads_t.c.stream == literal("instance:") + cast(_instances_t.c.id, String))
     .where(
@@ -241,19 +260,20 @@ _LOCK_INSTANCE_OF_TASK = (
 
 
 def _task_with_instance(
-    session: Session, task_id: int
-) -> tuple[HumanTask, Instance, list[HumanTask], tuple[int, str] | None]:
-    """The task, its instance, the instance's open tasks and its audit stream's head, in one query when the task
-    is open."""
+    session: Session, task_id: int, user_id: str
+) -> tuple[HumanTask, Instance, list[HumanTask], tuple[int, str] | None, bool]:
+    """The task, its instance, the instance's open tasks, its audit stream's head and whether ``user_id`` is a
+    candidate in their own right, in one query when the task is open."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(_LOCK_INSTANCE_OF_TASK, {"task_id": task_id})
-    found = _TASK_WITH_INSTANCE_ROWS.all(session.connection(), {"task_id": task_id})
+    found = _TASK_WITH_INSTANCE_ROWS.all(session.connection(), {"task_id": task_id, "user_id": user_id})
     cut, end = len(_TASK_NAMES), len(_TASK_NAMES) + len(_INSTANCE_NAMES)
     instance: Instance | None
-    head = None
+    head, own = None, False
     if found and not _in_session(session, found[0][cut], [r[0] for r in found]):
         instance = detached(Instance, dict(zip(_INSTANCE_NAMES, found[0][cut:end], strict=True)))
         head = (found[0][end], found[0][end + 1]) if found[0][end] is not None else (0, "")
+        own = bool(found[0][end + 2])
         open_rows = [detached(HumanTask, dict(zip(_TASK_NAMES, r[:cut], strict=True))) for r in found]
     else:  # the caller holds some of these rows already: keep working on those very objects
         pairs = session.execute(_TASK_WITH_INSTANCE, {"task_id": task_id}).all()
@@ -263,7 +283,7 @@ def _task_with_instance(
     if row is None or instance is None:
         row = get_task(session, task_id)
         raise ConflictError(f"task {task_id} is already {row.status}")
-    return row, instance, open_rows, head
+    return row, instance, open_rows, head, own
 
 
 def _in_session(session: Session, instance_id: int, task_ids: list[int]) -> bool:
@@ -304,7 +324,7 @@ def complete_reserved(
 ) -> HumanTask:
     """``complete``, also for tasks with a reserved form key (for the service that owns them), with extra events."""
     data = data or {}
-    row, instance, open_rows, head = _task_with_instance(session, task_id)
+    row, instance, open_rows, head, own = _task_with_instance(session, task_id, user_id)
     if not reserved and row.form_key in RESERVED_FORM_KEYS:
         raise ConflictError(
             f"task {task_id} ({row.element_id}) cannot be completed with a form; use {RESERVED_FORM_KEYS[row.form_key]}"
@@ -315,7 +335,7 @@ def complete_reserved(
             and "admin" not in user_capabilities(session, user_id)
         ):
             raise PermissionDeniedError(f"task {task_id} is claimed by {row.assignee}")
-    elif not _entitled(session, ctx, user_id, row, ignore_assignee=True):
+    elif not own and not _entitled(session, ctx, user_id, row, ignore_assignee=True):
         raise PermissionDeniedError(f"user {user_id} may not work on task {task_id}")
     if instance.status != "running":
         raise ConflictError(f"instance {row.instance_id} is {instance.status}; its tasks cannot be completed")
