@@ -26,7 +26,9 @@ def _points(value: str | None) -> list[int]:
 
 
 @click.command("bench")
-@click.option("--quick", is_flag=True, help="A short run (about a minute): 10k at scale, 1,000 timers, no soak.")
+@click.option(
+    "--quick", is_flag=True, help="A short run (about a minute): 10k at scale, 1,000 timers, no soak, seconds of HTTP."
+)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
 @click.option("--markdown", "md_path", type=click.Path(dir_okay=False, path_type=Path), help="Tables as markdown.")
 @click.option("--url", help="PostgreSQL URL: also run there, in a database the bench creates and drops.")
@@ -41,10 +43,19 @@ def _points(value: str | None) -> list[int]:
     "--only",
     "parts",
     multiple=True,
-    type=click.Choice(["service", "scale", "timers", "soak"]),
-    help="Only these parts (repeatable; service = floor and engine per workload).",
+    type=click.Choice(["service", "http", "scale", "timers", "soak"]),
+    help="Only these parts (repeatable; service = floor and engine per workload; http = gunicorn and a load "
+    "generator).",
 )
 @click.option("--pg-only", is_flag=True, help="Service and scale on PostgreSQL only (needs --url; no timers, soak).")
+@click.option("--http-workers", type=click.IntRange(min=1), help="gunicorn workers for the HTTP part (default 4).")
+@click.option("--http-clients", type=click.IntRange(min=1), help="Concurrent HTTP clients (default 4).")
+@click.option(
+    "--http-completions", type=click.IntRange(min=1), help="Task completions over HTTP (default 20,000; quick 1,500)."
+)
+@click.option(
+    "--http-seconds", type=click.FloatRange(min=1), help="The HTTP clients stop after this long (default 60; quick 10)."
+)
 def command(
     quick: bool,
     json_path: Path | None,
@@ -59,8 +70,12 @@ def command(
     workloads: tuple[str, ...],
     parts: tuple[str, ...],
     pg_only: bool,
+    http_workers: int | None,
+    http_clients: int | None,
+    http_completions: int | None,
+    http_seconds: float | None,
 ) -> None:
-    """Measure the engine against plain SpiffWorkflow, at scale, with timers and a memory soak."""
+    """Measure the engine against plain SpiffWorkflow, over HTTP, at scale, with timers and a memory soak."""
     from engine.bench.report import markdown, table
     from engine.bench.suite import Options, default_pg_url, run_suite
     from engine.bench.workloads import known_names
@@ -85,6 +100,10 @@ def command(
         workloads=set(workloads) or None,
         parts=set(parts) or None,
         sqlite=not pg_only,
+        http_workers=http_workers,
+        http_clients=http_clients,
+        http_completions=http_completions,
+        http_seconds=http_seconds,
     )
     results = run_suite(options, lambda line: click.echo(line, err=True))
     for line in table(results):

@@ -7,12 +7,15 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from api import create_app
 from cli import main
 from engine.bench.database import bench_database
+from engine.bench.http import _alive, password_hash, quotas, run_http
 from engine.bench.nomination import nomination_workload, run_nomination_engine, run_nomination_floor
 from engine.bench.workloads import camunda_workloads, with_lane
 from engine.core.definitions import parse_files
 from engine.persistence.db import make_session_factory
+from engine.persistence.models import User
 
 HEADLINE = (
     "completion_vs_floor_ratio",
@@ -48,13 +51,15 @@ def test_bench_runs_tiny_and_writes_the_headline_keys(tmp_path: Path) -> None:
     args = ["bench", "--quick", "--instances", "2", "--scale", "50,100", "--timers", "0", "--soak-minutes", "0"]
     args += ["--workload", "sequence_5", "--workload", "gateway_1", "--json", str(out)]
     args += ["--markdown", str(tmp_path / "bench.md")]
+    args += ["--http-workers", "2", "--http-clients", "2", "--http-completions", "10"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text(encoding="utf-8"))
     for key in HEADLINE:
         assert key in data
         assert data[key] is None or isinstance(data[key], int | float), key
-    assert data["http_completions_per_s"] is None
+    assert data["http_completions_per_s"] > 0
+    assert (data["http"]["completions"], data["http"]["backend"], data["http"]["errors"]) == (10, "sqlite", {})
     assert data["completion_vs_floor_ratio"] > 0
     assert data["task_completions_per_s"] > 0
     assert data["bytes_per_finished_instance"] > 0
@@ -67,6 +72,7 @@ def test_bench_runs_tiny_and_writes_the_headline_keys(tmp_path: Path) -> None:
     assert data["machine"]["cores"] >= 1
     assert "completion_vs_floor_ratio" in result.output
     assert "| sequence_5 | sqlite |" in (tmp_path / "bench.md").read_text(encoding="utf-8")
+    assert "http sqlite      gunicorn -w 2, 2 clients: 10 completions" in result.output
 
 
 def test_bench_refuses_a_non_postgresql_url() -> None:
@@ -108,3 +114,34 @@ def test_only_scale_skips_the_service_part(tmp_path: Path) -> None:
     assert [p["finished_instances"] for p in data["scale"]["sqlite"]] == [50]
     assert data["inbox_p99_ms"] is not None
     assert data["soak"] is None and "timers" not in data
+    assert data["http"] is None and data["http_completions_per_s"] is None
+
+
+def test_a_bench_password_hash_logs_in_through_the_api(db_engine, sessions) -> None:
+    with sessions() as s, s.begin():
+        s.add(User(id="bench_login", full_name="Người đo", password_hash=password_hash("s3cret", n=2**10)))
+    app = create_app({"ENGINE": db_engine, "DATABASE_URL": "given", "SECRET_KEY": "test", "TESTING": True})
+    client = app.test_client()
+    assert client.post("/api/v1/session", json={"user": "bench_login", "password": "wrong"}).status_code == 401
+    answer = client.post("/api/v1/session", json={"user": "bench_login", "password": "s3cret"})
+    assert answer.status_code == 200, answer.get_json()
+    assert client.get("/api/v1/me").get_json()["user"] == "bench_login"
+    assert password_hash("x").startswith("scrypt:32768:8:1$")  # werkzeug's default parameters
+
+
+def test_quotas_share_the_completions_out() -> None:
+    assert quotas(20, 3) == [7, 7, 6]
+    assert sum(quotas(1_500, 4)) == 1_500
+
+
+def test_http_run_completes_every_task_it_claims_and_stops_gunicorn() -> None:
+    seen: list[str] = []
+    run = run_http(None, workers=2, clients=2, completions=20, log=seen.append)
+    assert run["errors"] == {}, run["first_errors"]
+    assert (run["completions"], run["per_client"], run["backend"]) == (20, [10, 10], "sqlite")
+    assert run["completed_in_database"] == 20
+    assert run["completions_per_s"] > 0 and run["p50_ms"] > 0 and run["p99_ms"] >= run["p50_ms"]
+    assert run["seeded_instances"] == 4  # two users x two five-step instances
+    assert not run["deadline_hit"]
+    assert not _alive(run["server_pid"])
+    assert seen == ["http on sqlite: gunicorn -w 2, 2 clients, 20 completions"]

@@ -112,7 +112,7 @@ def table(results: dict[str, Any]) -> list[str]:
         ("completion_vs_floor_ratio", "x", "<= 1.5"),
         ("task_completions_per_s", "/s", ">= 500"),
         ("completion_p99_ms", "ms", ""),
-        ("http_completions_per_s", "/s", "(no completion endpoint yet)"),
+        ("http_completions_per_s", "/s", "(gunicorn, loopback; no budget)"),
         ("inbox_p99_ms", "ms", "< 10 at 1M/100k"),
         ("overdue_query_ms", "ms", "< 100 at 1M/100k"),
         ("timer_lateness_p99_s", "s", "< 1"),
@@ -121,6 +121,8 @@ def table(results: dict[str, Any]) -> list[str]:
     for key, unit, budget in budgets:
         value = results.get(key)
         lines.append(f"{key:32}{_fmt(value, ',.2f'):>14} {unit:3} {budget}")
+    for run in results.get("http_runs") or ([results["http"]] if results.get("http") else []):
+        lines.append(http_line(run))
     for db, curve in results.get("scale", {}).items():
         for p in curve:
             lines.append(
@@ -131,6 +133,14 @@ def table(results: dict[str, Any]) -> list[str]:
     for note in results.get("notes", []):
         lines.append(f"note: {note}")
     return lines
+
+
+def http_line(run: dict[str, Any]) -> str:
+    return (
+        f"http {run['backend']:11} gunicorn -w {run['workers']}, {run['clients']} clients:"
+        f" {run['completions']:,} completions in {run['wall_s']:.1f} s, {_fmt(run['completions_per_s'], ',.0f')} /s,"
+        f" p50 {_fmt(run['p50_ms'], '.1f')} ms, p99 {_fmt(run['p99_ms'], '.1f')} ms"
+    )
 
 
 def markdown(results: dict[str, Any]) -> list[str]:
@@ -155,6 +165,16 @@ def markdown(results: dict[str, Any]) -> list[str]:
                 f"| {_fmt(eng[measure]['median_ms'], '.3f')} | {_fmt(eng[measure]['p99_ms'], '.2f')} "
                 f"| {_fmt(eng['ratio'], '.2f')} | {_fmt(eng['ratio_without_spec'], '.2f')} "
                 f"| {_fmt(eng['step']['per_s'], '.0f')} | {_fmt(eng['start']['per_s'], '.0f')} |"
+            )
+    runs = results.get("http_runs") or ([results["http"]] if results.get("http") else [])
+    if runs:
+        out += ["", "| HTTP | db | workers | clients | completions | completions/s | p50 ms | p99 ms |"]
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|")
+        for run in runs:
+            out.append(
+                f"| {run['workload']} | {run['backend']} | {run['workers']} | {run['clients']} "
+                f"| {run['completions']:,} | {_fmt(run['completions_per_s'], ',.0f')} "
+                f"| {_fmt(run['p50_ms'], '.1f')} | {_fmt(run['p99_ms'], '.1f')} |"
             )
     out += [
         "",

@@ -1,4 +1,5 @@
-"""The whole bench in one run, so ratios hold on a noisy machine: floor, engine per backend, scale, timers, soak.
+"""The whole bench in one run, so ratios hold on a noisy machine: floor, engine per backend, HTTP, scale, timers,
+soak.
 
 The headline figures (the JSON's top-level keys) come from SQLite, the backend the budgets are written for:
 the completion ratio is the geometric mean of the per-workload median ratios over the workloads with human
@@ -33,9 +34,8 @@ HEADLINE = (
     "timer_lateness_p99_s",
     "bytes_per_finished_instance",
 )
-HTTP_NOTE = "http_completions_per_s is null: the REST API has no task-completion endpoint yet"
 WARM_UP = 3
-PARTS = ("service", "scale", "timers", "soak")  # service = floor + engine per workload
+PARTS = ("service", "http", "scale", "timers", "soak")  # service = floor + engine per workload
 
 
 @dataclass
@@ -51,6 +51,10 @@ class Options:
     workloads: set[str] | None = None
     parts: set[str] | None = None  # None: every part
     sqlite: bool = True  # False: service and scale on PostgreSQL only (timers and soak need SQLite: skipped)
+    http_workers: int | None = None
+    http_clients: int | None = None
+    http_completions: int | None = None
+    http_seconds: float | None = None  # the clients stop here if the completions are not done yet
 
     def resolved(self) -> Options:
         q = self.quick
@@ -68,6 +72,10 @@ class Options:
             workloads=self.workloads,
             parts=set(self.parts or PARTS) if self.sqlite else set(self.parts or PARTS) - {"timers", "soak"},
             sqlite=self.sqlite,
+            http_workers=self.http_workers or 4,
+            http_clients=self.http_clients or 4,
+            http_completions=self.http_completions or (1_500 if q else 20_000),
+            http_seconds=self.http_seconds or (10.0 if q else 60.0),
         )
 
 
@@ -80,15 +88,18 @@ def run_suite(options: Options, log: Callable[[str], None]) -> dict[str, Any]:
     backends: list[tuple[str, str | None]] = [("sqlite", None)] if opts.sqlite else []
     if opts.pg_url:
         backends.append(("postgresql", opts.pg_url))
-    results: dict[str, Any] = {"machine": report.machine(), "options": _describe(opts), "notes": [*notes, HTTP_NOTE]}
+    results: dict[str, Any] = {"machine": report.machine(), "options": _describe(opts), "notes": notes}
     for key in HEADLINE:
         results[key] = None
     results["workloads"] = []
     results["scale"] = {}
     results["soak"] = None
+    results["http"] = None
     versions: dict[str, str] = {}
     if "service" in parts:
         _service(results, opts, workloads, backends, versions, notes, log)
+    if "http" in parts:
+        _http(results, opts, backends, notes, log)
     if "scale" in parts:
         for db, url in backends:
             points = opts.pg_scale_points if db == "postgresql" else opts.scale_points
@@ -134,8 +145,61 @@ def run_suite(options: Options, log: Callable[[str], None]) -> dict[str, Any]:
         log(f"soak: {opts.soak_minutes:g} minutes of mixed work, worker and scheduler RSS")
         with bench_database(None, "soak") as engine:
             results["soak"] = run_soak(engine, load, opts.soak_minutes)
-    results["notes"] = notes + [HTTP_NOTE] if HTTP_NOTE not in notes else notes
+    results["notes"] = notes
     return results
+
+
+def _http(
+    results: dict[str, Any],
+    opts: Options,
+    backends: list[tuple[str, str | None]],
+    notes: list[str],
+    log: Callable[[str], None],
+) -> None:
+    """gunicorn and a loopback load generator per backend; the headline from the first (SQLite unless --pg-only)."""
+    from engine.bench.http import HttpBenchError, run_http
+
+    assert opts.http_workers and opts.http_clients and opts.http_completions and opts.http_seconds
+    runs = []
+    for db, url in backends:
+        try:
+            run = run_http(
+                url,
+                workers=opts.http_workers,
+                clients=opts.http_clients,
+                completions=opts.http_completions,
+                seconds=opts.http_seconds,
+                log=log,
+            )
+        except (HttpBenchError, OSError) as err:
+            notes.append(f"http on {db} not measured: {err}")
+            continue
+        if run["errors"]:
+            notes.append(f"http on {db} failed: non-2xx answers {run['errors']}; first: {run['first_errors'][:2]}")
+            run["completions_per_s"] = None
+        elif run["deadline_hit"]:
+            notes.append(
+                f"http on {db}: stopped after {opts.http_seconds:g} s with {run['completions']:,} of "
+                f"{run['planned_completions']:,} completions"
+            )
+        elif run["completions"] != run["planned_completions"]:
+            notes.append(f"http on {db}: {run['completions']:,} of {run['planned_completions']:,} completions")
+        if run["completed_in_database"] != run["completions"]:
+            notes.append(
+                f"http on {db}: the database holds {run['completed_in_database']:,} completed tasks,"
+                f" the clients counted {run['completions']:,}"
+            )
+        if db == "sqlite" and run["workers"] > 1:
+            notes.append("http on sqlite: the workers' write transactions serialise on the one database write lock")
+        runs.append(run)
+    if not runs:
+        if not backends:
+            notes.append("http_completions_per_s is null: no backend to run on")
+        return
+    results["http"] = runs[0]
+    if len(runs) > 1:
+        results["http_runs"] = runs
+    results["http_completions_per_s"] = runs[0]["completions_per_s"]
 
 
 def _service(
@@ -241,6 +305,10 @@ def _describe(opts: Options) -> dict[str, Any]:
         "soak_minutes": opts.soak_minutes,
         "parts": sorted(opts.parts or PARTS),
         "sqlite": opts.sqlite,
+        "http_workers": opts.http_workers,
+        "http_clients": opts.http_clients,
+        "http_completions": opts.http_completions,
+        "http_seconds": opts.http_seconds,
     }
 
 
