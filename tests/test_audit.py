@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import IS_POSTGRES
 from engine_helpers import driver_statements
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 
 from engine.core.audit_chain import GENESIS_HASH, canonical_json, event_hash, format_time, json_safe
 from engine.errors import ConflictError, ValidationError
@@ -362,3 +362,19 @@ def test_an_event_added_behind_the_heads_back_is_caught(sessions, clock, db_engi
         result = verify(s)
     assert not result.ok and (result.bad_stream, result.bad_seq) == (I1, 5)
     assert "head records seq 4" in (result.reason or "")
+
+
+def test_prepared_statements_raise_sqlalchemy_errors(sessions):
+    """A driver error on the prepared path arrives as SQLAlchemy's class for it, as on Connection.execute."""
+    from sqlalchemy.exc import IntegrityError
+
+    from engine.persistence.prepared import Prepared
+
+    insert_head = Prepared(
+        AuditHead.__table__.insert().values(stream=bindparam("stream"), seq=bindparam("seq"), hash=bindparam("hash"))
+    )
+    with sessions() as s, s.begin():
+        insert_head.run(s.connection(), {"stream": "dup", "seq": 1, "hash": "0" * 64})
+        with pytest.raises(IntegrityError):
+            insert_head.run(s.connection(), {"stream": "dup", "seq": 2, "hash": "0" * 64})
+        s.rollback()

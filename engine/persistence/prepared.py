@@ -17,6 +17,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.sql.expression import ClauseElement
 
@@ -79,6 +80,8 @@ class Prepared:
         try:
             cursor.execute(c.sql, self._args(c, params))
             return int(cursor.rowcount)
+        except conn.dialect.loaded_dbapi.Error as err:
+            raise _wrapped(conn, c.sql, err) from err
         finally:
             cursor.close()
 
@@ -89,6 +92,8 @@ class Prepared:
         cursor, c = self._cursor(conn)
         try:
             cursor.executemany(c.sql, [self._args(c, p) for p in params])
+        except conn.dialect.loaded_dbapi.Error as err:
+            raise _wrapped(conn, c.sql, err) from err
         finally:
             cursor.close()
 
@@ -98,6 +103,8 @@ class Prepared:
         try:
             cursor.execute(c.sql, self._args(c, params))
             rows = cursor.fetchall()
+        except conn.dialect.loaded_dbapi.Error as err:
+            raise _wrapped(conn, c.sql, err) from err
         finally:
             cursor.close()
         if not c.results:
@@ -109,6 +116,12 @@ class Prepared:
                 values[i] = p(values[i])
             out.append(tuple(values))
         return out
+
+
+def _wrapped(conn: Connection, sql: str, err: Exception) -> Exception:
+    """The driver's error as SQLAlchemy's own class for it (IntegrityError, OperationalError...), as
+    ``Connection.execute`` would raise it, so callers catch one family of errors whichever path ran."""
+    return DBAPIError.instance(sql, None, err, conn.dialect.loaded_dbapi.Error)
 
 
 def detached(cls: type[T], values: dict[str, Any]) -> T:

@@ -124,7 +124,7 @@ def append_events(
         ):
             raise ConflictError(f"audit stream {stream} was appended to concurrently; retry")
         _INSERT_EVENTS.many(conn, rows)
-    except (IntegrityError, conn.dialect.loaded_dbapi.IntegrityError):
+    except IntegrityError:
         # the stream's first events, or events at the same seq, written by someone else
         raise ConflictError(f"audit stream {stream} was appended to concurrently; retry")
     return rows
