@@ -254,6 +254,10 @@ def run_http(
             in_database = int(conn.execute(query.select_from(HumanTask)).scalar_one())
     timings = [t for per_client in ran["latencies_s"] for t in per_client]
     latency = report.summary(timings)
+    fifth = ran["wall_s"] / 5
+    by_fifth = [0] * 5
+    for end in (e for per_client in ran["ends_s"] for e in per_client):
+        by_fifth[min(4, int(end / fifth))] += 1
     return {
         "backend": backend,
         "server": "gunicorn (sync workers)",
@@ -267,6 +271,7 @@ def run_http(
         "completions_per_s": round(len(timings) / ran["wall_s"], 1) if timings and ran["wall_s"] > 0 else None,
         "p50_ms": latency["median_ms"],
         "p99_ms": latency["p99_ms"],
+        "per_s_by_fifth": [round(n / fifth, 1) for n in by_fifth],  # does the rate hold as the database grows?
         "errors": ran["errors"],
         "first_errors": ran["first_errors"],
         "deadline_hit": ran["deadline_hit"],

@@ -10,8 +10,8 @@ request to reading the whole answer. The plan gives each client a user of its ow
 take, so a 409 (someone else completed it first) is a bench bug, counted like any other non-2xx answer.
 
 Plan: ``{"port", "users": [...], "password", "quota": [per client], "seconds", "page"}``.
-Result: ``{"latencies_s": [[per client]], "wall_s", "errors": {"STATUS METHOD PATH": count}, "first_errors",
-"deadline_hit"}``.
+Result: ``{"latencies_s": [[per client]], "ends_s": [[per client]], "wall_s", "errors": {"STATUS METHOD PATH":
+count}, "first_errors", "deadline_hit"}`` (``ends_s``: when each answer came, seconds since the clients began).
 """
 
 from __future__ import annotations
@@ -62,11 +62,19 @@ def run(plan: dict[str, Any]) -> dict[str, Any]:
     page = int(plan.get("page", 500))
     seconds = float(plan.get("seconds") or 0)
     latencies: list[list[float]] = [[] for _ in users]
+    ends: list[list[float]] = [[] for _ in users]  # when each completion's answer came, since the start
     errors: dict[str, int] = {}
     first_errors: list[str] = []
     lock = threading.Lock()
-    ready = threading.Barrier(len(users) + 1)
     deadline = [float("inf")]
+    began = [0.0]
+
+    def go() -> None:  # run once when every client has logged in and holds its first inbox page
+        began[0] = time.perf_counter()
+        if seconds:
+            deadline[0] = began[0] + seconds
+
+    ready = threading.Barrier(len(users) + 1, action=go)
     hit = [False]
 
     def error(status: int, what: str, answer: Any) -> None:
@@ -109,6 +117,7 @@ def run(plan: dict[str, Any]) -> dict[str, Any]:
                 elapsed = time.perf_counter() - t0
                 if 200 <= status < 300 and answer.get("status") == "completed":
                     mine.append(elapsed)
+                    ends[n].append(t0 + elapsed - began[0])
                 elif 200 <= status < 300:
                     error(status, "POST /api/v1/tasks/ID/complete left the task " + str(answer.get("status")), answer)
                 else:
@@ -118,15 +127,13 @@ def run(plan: dict[str, Any]) -> dict[str, Any]:
     threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(len(users))]
     for t in threads:
         t.start()
-    ready.wait()  # every client logged in and holding its first inbox page
-    start = time.perf_counter()
-    if seconds:
-        deadline[0] = start + seconds
+    ready.wait()
     for t in threads:
         t.join()
-    wall = time.perf_counter() - start
+    wall = time.perf_counter() - began[0]
     return {
         "latencies_s": latencies,
+        "ends_s": ends,
         "wall_s": wall,
         "errors": errors,
         "first_errors": first_errors,
