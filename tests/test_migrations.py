@@ -173,3 +173,38 @@ def test_0002_adds_a_password_hash_to_existing_users_and_removes_it_again(tmp_pa
             assert conn.execute(text("SELECT id FROM app_user")).scalars().all() == ["hoa.nt"]
     finally:
         engine.dispose()
+
+
+def test_0003_drops_candidate_rows_that_repeat_the_lane_role_and_restores_them(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "candidates.sqlite3"
+    url = f"sqlite:///{path}"
+    upgrade(url, "0002")
+    raw = sqlite3.connect(path)  # foreign keys off: task rows without their instance are enough here
+    with raw:
+        for task_id, status in ((1, "open"), (2, "completed")):
+            raw.execute(
+                "INSERT INTO human_task (id, instance_id, task_guid, element_id, role_id, unit_id, candidate_groups,"
+                " candidate_users, status, escalation_level, created_at)"
+                " VALUES (?, 1, ?, 'draft', 'unit_officer', 'SYT', '[\"unit_head\"]', '[\"an\"]', ?, 0, '2024-03-19')",
+                (task_id, f"guid-{task_id}", status),
+            )
+        raw.executemany(
+            "INSERT INTO task_candidate (task_id, role_id, unit_id, user_id) VALUES (1, ?, ?, ?)",
+            [("unit_officer", "SYT", None), ("unit_head", "SYT", None), (None, None, "an")],
+        )
+    raw.close()
+    query = "SELECT task_id, role_id, unit_id, user_id FROM task_candidate ORDER BY id"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text(query)).all() == [(1, "unit_head", "SYT", None), (1, None, None, "an")]
+        with engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0002")
+        with engine.connect() as conn:
+            assert (1, "unit_officer", "SYT", None) in conn.execute(text(query)).all()
+            assert len(conn.execute(text(query)).all()) == 3  # the completed task gets none back
+    finally:
+        engine.dispose()

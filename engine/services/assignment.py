@@ -29,9 +29,9 @@ class Assignment:
     problems: list[str] = field(default_factory=list)
 
     def candidates(self) -> list[dict[str, Any]]:
+        """Rows for ``task_candidate``: extra groups and named users. The lane's role needs none: the task row
+        itself holds it (role_id, unit_id) and the inbox finds it through ``ix_human_task_inbox``."""
         rows: list[dict[str, Any]] = []
-        if self.role_id:
-            rows.append({"role_id": self.role_id, "unit_id": self.unit_id, "user_id": None})
         for group in self.candidate_groups:
             if group != self.role_id:
                 rows.append({"role_id": group, "unit_id": self.unit_id, "user_id": None})

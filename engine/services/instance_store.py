@@ -237,10 +237,16 @@ def _close_tasks(
             raise ConflictError("the task was already completed or cancelled by someone else")
         if task_id in rows:
             _committed(rows[task_id], values)
-        # Candidates matter only while a task is open; keeping them would make every inbox page skip history.
-        _DELETE_CANDIDATES.run(conn, {"b_id": task_id})
+        # Candidate rows matter only while a task is open (keeping them would make every inbox page skip history);
+        # a task has some only for extra groups or named users (its lane role is on the task row itself).
+        if task_id not in rows or _has_candidate_rows(rows[task_id]):
+            _DELETE_CANDIDATES.run(conn, {"b_id": task_id})
         if task_id in rows and rows[task_id].due_at is not None:  # its reminders and escalations are moot now
             _CANCEL_TASK_TIMERS.run(conn, {"b_guid": rows[task_id].task_guid})
+
+
+def _has_candidate_rows(task: HumanTask) -> bool:
+    return bool(task.candidate_users) or any(g != task.role_id for g in task.candidate_groups or [])
 
 
 def _open_tasks(

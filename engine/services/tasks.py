@@ -54,6 +54,14 @@ def _inbox_statement(include_claimable: bool) -> Any:
     ]
     if include_claimable:
         ids = union(
+            # the lane's role, in the task's unit or (no unit) anywhere: the task row itself, by its inbox index
+            select(HumanTask.id)
+            .join(held, (held.c.role_id == HumanTask.role_id) & (held.c.unit_id == HumanTask.unit_id))
+            .where(HumanTask.status == "open"),
+            select(HumanTask.id)
+            .join(held, held.c.role_id == HumanTask.role_id)
+            .where(HumanTask.status == "open", HumanTask.unit_id.is_(None)),
+            # extra candidate groups and named candidates: their rows exist only while the task is open
             select(TaskCandidate.task_id).where(TaskCandidate.user_id.in_(select(people.c.user_id))),
             select(TaskCandidate.task_id).join(
                 held, (held.c.role_id == TaskCandidate.role_id) & (held.c.unit_id == TaskCandidate.unit_id)
@@ -64,7 +72,7 @@ def _inbox_statement(include_claimable: bool) -> Any:
         ).subquery()
         branches.append(
             select(HumanTask)
-            .join(ids, ids.c.task_id == HumanTask.id)
+            .join(ids, ids.c.id == HumanTask.id)
             .where(HumanTask.status.in_(OPEN), HumanTask.assignee.is_(None))
         )
     both = aliased(HumanTask, union_all(*branches).subquery())
@@ -219,12 +227,22 @@ _TASK_NAMES = tuple(c.key for c in _tasks_t.columns)
 _INSTANCE_NAMES = tuple(c.key for c in _instances_t.columns)
 _heads_t = AuditHead.__table__
 _cand, _member, _user = TaskCandidate.__table__, Membership.__table__, User.__table__
+_tasks_lane = _tasks_t.alias("lane_task")
 # Whether the user is a candidate in their own right (by name, or by a role they hold in the task's unit): the
 # inbox's rule, read with the task. Delegations and administrators are checked only when this says no.
 _OWN_CANDIDATE = (
     select(_cand.c.id)
     .where(_cand.c.task_id == bindparam("task_id"), _cand.c.user_id == bindparam("user_id"))
     .union_all(
+        select(_tasks_lane.c.id)
+        .join(_member, _member.c.role_id == _tasks_lane.c.role_id)
+        .join(_user, _user.c.id == _member.c.user_id)
+        .where(
+            _tasks_lane.c.id == bindparam("task_id"),
+            _member.c.user_id == bindparam("user_id"),
+            _user.c.active.is_(True),
+            _tasks_lane.c.unit_id.is_(None) | (_tasks_lane.c.unit_id == _member.c.unit_id),
+        ),
         select(_cand.c.id)
         .join(_member, _member.c.role_id == _cand.c.role_id)
         .join(_user, _user.c.id == _member.c.user_id)
@@ -233,7 +251,7 @@ _OWN_CANDIDATE = (
             _member.c.user_id == bindparam("user_id"),
             _user.c.active.is_(True),
             _cand.c.unit_id.is_(None) | (_cand.c.unit_id == _member.c.unit_id),
-        )
+        ),
     )
     .exists()
 )
