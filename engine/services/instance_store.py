@@ -32,6 +32,13 @@ _human_tasks = HumanTask.metadata.tables["human_task"]
 _timers = Timer.metadata.tables["timer"]
 _candidates = TaskCandidate.metadata.tables["task_candidate"]
 _IS_OPEN = (_human_tasks.c.status == "open") | (_human_tasks.c.status == "claimed")
+# SQLite rewrites an index whenever its column is SET, even to the same value: a step that leaves the status as
+# it was (most do) sets only the state and version, which no index covers.
+_UPDATE_STATE = Prepared(
+    update(_instances)
+    .where(_instances.c.id == bindparam("b_id"), _instances.c.version == bindparam("b_version"))
+    .values(state=bindparam("state"), version=bindparam("version"))
+)
 _UPDATE_INSTANCE = Prepared(
     update(_instances)
     .where(_instances.c.id == bindparam("b_id"), _instances.c.version == bindparam("b_version"))
@@ -189,7 +196,9 @@ def save_step(
         "incident": incident,
     }
     conn = session.connection()
-    if _UPDATE_INSTANCE.run(conn, {"b_id": row.id, "b_version": row.version, **values}) != 1:
+    unchanged = new_status == row.status and ended_at == row.ended_at and incident == row.incident
+    update_row = _UPDATE_STATE if unchanged else _UPDATE_INSTANCE
+    if update_row.run(conn, {"b_id": row.id, "b_version": row.version, **values}) != 1:
         raise ConflictError(f"instance {row.id} was changed by someone else; reload and try again")
     _committed(row, values)
 
