@@ -102,11 +102,8 @@ def _statements(q: Sql, kind: str) -> list[str]:
         f" SELECT {tid}, {iid}, :key, {step_guid}, t.element_id, t.name, {task_role}, {unit}, {empty},"
         f" {empty}, {assignee}, {task_status}, NULL, {due}, 0, {started}, {completed_at}, {completed_by}"
         f" FROM s CROSS JOIN bench_tpl_task t WHERE t.kind = '{kind}'",
-        # Candidates exist only while a task is open (the engine deletes them when it closes).
-        f"{q.series()} INSERT INTO task_candidate (id, task_id, role_id, unit_id, user_id)"
-        f" SELECT {tid}, {tid}, {task_role}, {unit}, NULL FROM s CROSS JOIN bench_tpl_task t WHERE t.kind = '{kind}'"
-        if not finished
-        else "",
+        # No candidate rows: the tasks' lane role is on the task row itself (the engine writes candidate rows only
+        # for extra groups and named users, and deletes them when the task closes).
         f"{q.series()} INSERT INTO audit_event (stream, seq, at, actor, action, instance_id, task_guid, element_id,"
         " data, prev_hash, hash)"
         f" SELECT 'instance:' || CAST({iid} AS TEXT), e.seq, {started}, NULL, e.action, {iid},"

@@ -5,7 +5,8 @@ its task rows, its audit events with their real payloads) become a template that
 number series copies a chunk at a time (``WITH RECURSIVE`` on SQLite, ``generate_series`` on PostgreSQL). Per
 finished instance: 1 instance row, 5 completed task rows (no candidates: closed tasks keep none), 12 audit
 events, 1 audit head. Per
-open task: 1 running instance (its real state after start), 1 task row, 1 candidate row, 2 audit events.
+open task: 1 running instance (its real state after start), 1 task row (its lane role in its unit: no candidate
+row, as the engine writes), 2 audit events.
 
 Spread: units ``U000``-``U199`` round robin; open tasks rotate over three roles; one in ten is claimed; due
 dates spread over -5..+95 days around the clock's now (about 5 % overdue). Copied audit chains keep the
