@@ -176,7 +176,8 @@ class HumanTask(Base):
 
     __tablename__ = "human_task"
     __table_args__ = (
-        Index("ix_human_task_inbox", "status", "unit_id", "role_id", "due_at"),
+        # Unit and role first: the inbox looks up each (unit, role) the user holds, then open tasks by due date.
+        Index("ix_human_task_inbox", "unit_id", "role_id", "status", "due_at"),
         Index("ix_human_task_assignee", "assignee", "status"),
         Index("ix_human_task_due", "status", "due_at"),
         Index("ix_human_task_instance", "instance_id", "status"),
