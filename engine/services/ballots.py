@@ -110,7 +110,7 @@ def cast_ballot(
     """Cast a ballot task (the member themself) or, ``written=True``, enter an absent member's written vote
     (the secretary, on that member's ``written_votes`` task). Completes the task with no data."""
     form_key = "council_written_ballot" if written else "council_ballot"
-    row, data = task_and_data(session, ctx, task_id, (form_key,), user_id)
+    row, data, loaded = task_and_data(session, ctx, task_id, (form_key,), user_id)
     meeting = meeting_of(session, data, status=("voting",))
     closes = data.get("voting_closes_at")
     if closes and ctx.now() >= datetime.fromisoformat(str(closes)):  # before the scheduler has fired the timer
@@ -132,12 +132,12 @@ def cast_ballot(
         "element_id": row.element_id,
         "data": {"meeting_id": meeting.id, "member": voter, "written": written},
     }
-    complete_reserved(session, ctx, task_id, user_id, {}, events=[event])
+    complete_reserved(session, ctx, task_id, user_id, {}, events=[event], loaded=loaded)
 
 
 def record_no_written_vote(session: Session, ctx: EngineContext, task_id: int, user_id: str) -> None:
     """The absent member sent no written vote: their task closes and no ballot is added."""
-    row, data = task_and_data(session, ctx, task_id, ("council_written_ballot",), user_id)
+    row, data, loaded = task_and_data(session, ctx, task_id, ("council_written_ballot",), user_id)
     meeting = meeting_of(session, data, status=("voting",))
     event = {
         "action": "council.no_written_vote",
@@ -145,14 +145,14 @@ def record_no_written_vote(session: Session, ctx: EngineContext, task_id: int, u
         "element_id": row.element_id,
         "data": {"meeting_id": meeting.id, "member": data.get("absent_member")},
     }
-    complete_reserved(session, ctx, task_id, user_id, {}, events=[event])
+    complete_reserved(session, ctx, task_id, user_id, {}, events=[event], loaded=loaded)
 
 
 def tally_meeting(session: Session, ctx: EngineContext, task_id: int, user_id: str) -> list[dict[str, Any]]:
     """Open the box, store its slips in random order, count, write the minutes, and return ``council_results``."""
     from engine.services.minutes import store_minutes  # minutes render from the tally; imported late to stay light
 
-    row, data = task_and_data(session, ctx, task_id, ("council_tally",), user_id)
+    row, data, loaded = task_and_data(session, ctx, task_id, ("council_tally",), user_id)
     meeting = meeting_of(session, data, status=("voting",))
     box = session.scalars(select(BallotBox).where(BallotBox.meeting_id == meeting.id).with_for_update()).first()
     if box is None:
@@ -181,7 +181,13 @@ def tally_meeting(session: Session, ctx: EngineContext, task_id: int, user_id: s
         "data": {"meeting_id": meeting.id, "ballots": ballots, "results": output, "documents": documents},
     }
     complete_reserved(
-        session, ctx, task_id, user_id, {"council_results": output, "minutes_documents": documents}, events=[event]
+        session,
+        ctx,
+        task_id,
+        user_id,
+        {"council_results": output, "minutes_documents": documents},
+        events=[event],
+        loaded=loaded,
     )
     return output
 

@@ -23,7 +23,7 @@ from engine.errors import ConflictError, NotFoundError, PermissionDeniedError, V
 from engine.persistence.models import BallotBox, BallotParticipation, CouncilMeeting, HumanTask, Membership, User
 from engine.services.context import EngineContext
 from engine.services.directory import can_work_on
-from engine.services.instance_store import OPEN, load_instance
+from engine.services.instance_store import OPEN, LoadedInstance, load_instance
 from engine.services.tasks import complete_reserved
 
 RULES_FILE = Path(__file__).resolve().parents[2] / "rules" / "council.yaml"
@@ -51,8 +51,9 @@ def council_rules(path: Path | None = None) -> list[RuleSet]:
 
 def task_and_data(
     session: Session, ctx: EngineContext, task_id: int, form_keys: tuple[str, ...], user_id: str
-) -> tuple[HumanTask, dict[str, Any]]:
-    """An open council task of one of ``form_keys`` that ``user_id`` may work on, and a copy of its Spiff data.
+) -> tuple[HumanTask, dict[str, Any], LoadedInstance]:
+    """An open council task of one of ``form_keys`` that ``user_id`` may work on, a copy of its Spiff data, and
+    the restored instance (for ``complete_reserved(..., loaded=...)``, so the step restores it once).
 
     Checked before anything is written. A ballot belongs to its assignee alone; the secretary's tasks to whoever
     holds the lane's role in the task's unit (or is named on it). No administrator override: these are the
@@ -86,7 +87,7 @@ def task_and_data(
     task = find_task(loaded.workflow, row.task_guid)
     if task is None:
         raise ConflictError(f"task {task_id} no longer exists in instance {row.instance_id}")
-    return row, dict(task.data)
+    return row, dict(task.data), loaded
 
 
 def meeting_of(session: Session, data: dict[str, Any], *, status: tuple[str, ...] | None = None) -> CouncilMeeting:
@@ -125,7 +126,7 @@ def convene(
     rules: list[RuleSet] | None = None,
 ) -> CouncilMeeting:
     """The secretary convenes a sitting: date, place, the agenda (candidates by award), withdrawals."""
-    row, data = task_and_data(session, ctx, task_id, ("council_convene",), user_id)
+    row, data, loaded = task_and_data(session, ctx, task_id, ("council_convene",), user_id)
     day = _date(meeting_date)
     candidates = check_candidates(data.get("candidates"))
     # The instance keeps the rules in force when it started (``rules_date``, set by the lifecycle processes);
@@ -170,7 +171,7 @@ def convene(
         "council_agenda": agenda,
         "council_withdrawn": out,
     }
-    complete_reserved(session, ctx, task_id, user_id, result)
+    complete_reserved(session, ctx, task_id, user_id, result, loaded=loaded)
     return meeting
 
 
@@ -195,7 +196,7 @@ def record_attendance(
     With quorum the sealed ballot box is set up and the voting window starts; without it the sitting is
     adjourned and the process goes back to convening.
     """
-    row, data = task_and_data(session, ctx, task_id, ("council_attendance",), user_id)
+    row, data, loaded = task_and_data(session, ctx, task_id, ("council_attendance",), user_id)
     meeting = meeting_of(session, data, status=("convened",))
     members = council_members(session, str(data.get("council_unit") or row.unit_id or "") or None)
     if not members:
@@ -223,7 +224,7 @@ def record_attendance(
         "quorum_needed": needed,
         "voting_closes_at": closes.isoformat(),
     }
-    complete_reserved(session, ctx, task_id, user_id, result)
+    complete_reserved(session, ctx, task_id, user_id, result, loaded=loaded)
     return meeting
 
 

@@ -22,7 +22,7 @@ from engine.services.context import EngineContext
 from engine.services.definitions import load_definition
 from engine.services.directory import acting_for, can_work_on, roles_of, user_capabilities
 from engine.services.inbox import inbox as inbox  # re-exported: callers use tasks.inbox(...)
-from engine.services.instance_store import OPEN, json_safe, load_instance, save_step
+from engine.services.instance_store import OPEN, LoadedInstance, json_safe, load_instance, save_step
 
 
 def get_task(session: Session, task_id: int) -> HumanTask:
@@ -269,8 +269,10 @@ def complete_reserved(
     *,
     reserved: bool = True,
     events: list[dict[str, Any]] | None = None,
+    loaded: LoadedInstance | None = None,
 ) -> HumanTask:
-    """``complete``, also for tasks with a reserved form key (for the service that owns them), with extra events."""
+    """``complete``, also for tasks with a reserved form key (for the service that owns them), with extra events.
+    ``loaded``: the instance as the caller restored it in this transaction (used when it is still current)."""
     data = data or {}
     row, instance, open_rows, head, own = _task_with_instance(session, task_id, user_id)
     if not reserved and row.form_key in RESERVED_FORM_KEYS:
@@ -287,8 +289,9 @@ def complete_reserved(
         raise PermissionDeniedError(f"user {user_id} may not work on task {task_id}")
     if instance.status != "running":
         raise ConflictError(f"instance {row.instance_id} is {instance.status}; its tasks cannot be completed")
-    loaded = load_instance(session, ctx, row.instance_id, row=instance, open_tasks=open_rows)
-    loaded.audit_head = head
+    if loaded is None or loaded.row is not instance:  # a caller's copy counts only if it is this very row
+        loaded = load_instance(session, ctx, row.instance_id, row=instance, open_tasks=open_rows)
+        loaded.audit_head = head
     schema = loaded.definition.forms.get(row.form_key) if row.form_key else None
     validate_submission(schema, data, row.form_key)
     task = find_task(loaded.workflow, row.task_guid)
