@@ -43,22 +43,26 @@ class Prepared:
         self._by_dialect: dict[str, _Compiled] = {}
 
     def _compiled(self, dialect: Dialect) -> _Compiled:
-        found = self._by_dialect.get(dialect.name)
+        key = f"{dialect.name}+{dialect.driver}"  # same backend, other driver: maybe another parameter style
+        found = self._by_dialect.get(key)
         if found is None:
-            found = self._by_dialect[dialect.name] = self._compile(dialect)
+            found = self._by_dialect[key] = self._compile(dialect)
         return found
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled: Any = self.statement.compile(dialect=dialect)
+        if "POSTCOMPILE" in compiled.string:
+            raise ValueError(f"a prepared statement cannot hold an expanding IN list: {compiled.string}")
         binds = {name: bind.type.dialect_impl(dialect).bind_processor(dialect) for name, bind in compiled.binds.items()}
         defaults = {
             name: bind.value
             for name, bind in compiled.binds.items()
             if not bind.required and bind.value is not None and not callable(bind.value)
         }
+        # a SELECT's columns, or the RETURNING columns of an INSERT/UPDATE/DELETE (none without RETURNING)
         columns: Any = getattr(self.statement, "selected_columns", None)
         if columns is None:
-            columns = getattr(self.statement, "_returning", None) or ()
+            columns = getattr(self.statement, "exported_columns", None) or ()
         processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
         results = tuple((i, p) for i, p in enumerate(processors) if p is not None)
         positional = tuple(compiled.positiontup) if compiled.positional else None
