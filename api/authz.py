@@ -16,6 +16,7 @@ Rules (roles are held in units; a delegate holds the roles of whoever they act f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import g, session
 from sqlalchemy.orm import Session
@@ -24,9 +25,10 @@ from api.context import engine_context, read_sessions
 from api.errors import LoginRequired
 from engine.errors import PermissionDeniedError
 from engine.persistence.models import HumanTask, Instance, User
-from engine.services.directory import can_work_on, roles_of
+from engine.services import tasks
+from engine.services.directory import may_work_on_task, roles_of
 from engine.services.instance_store import OPEN
-from engine.services.views import in_units
+from engine.services.views import TaskView, in_units, task_form_data, task_views
 
 
 @dataclass(frozen=True)
@@ -148,20 +150,9 @@ def may_work_on(db: Session, p: Principal, row: HumanTask) -> bool:
     if p.is_admin:
         return True
     at = engine_context().now()
-    groups, users = list(row.candidate_groups or []), list(row.candidate_users or [])
-    for assignee in dict.fromkeys([row.assignee, None]):
-        if can_work_on(
-            db,
-            p.user_id,
-            role_id=row.role_id,
-            unit_id=row.unit_id,
-            candidate_groups=groups,
-            candidate_users=users,
-            assignee=assignee,
-            at=at,
-        ):
-            return True
-    return False
+    return may_work_on_task(db, p.user_id, row, at) or (
+        row.assignee is not None and may_work_on_task(db, p.user_id, row, at, ignore_assignee=True)
+    )
 
 
 def check_task(db: Session, p: Principal, row: HumanTask) -> None:
@@ -172,3 +163,17 @@ def check_task(db: Session, p: Principal, row: HumanTask) -> None:
         return
     if not may_work_on(db, p, row):
         raise _deny(f"user {p.user_id} may not see task {row.id}")
+
+
+def visible_task(
+    p: Principal, task_id: int, *, with_data: bool = True
+) -> tuple[TaskView, dict[str, Any] | None, dict[str, Any]]:
+    """A task ``p`` may see (``check_task``), its form's schema and, ``with_data``, what the form's fields hold
+    now (restoring the instance: left out where the caller has the data already, as on a submitted form)."""
+    ctx = engine_context()
+    with read_sessions()() as db:
+        row = tasks.get_task(db, task_id)
+        check_task(db, p, row)
+        schema = tasks.task_form(db, ctx, row)
+        data = task_form_data(db, ctx, row, schema) if with_data else {}
+        return task_views(db, ctx, [row])[0], schema, data

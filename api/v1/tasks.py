@@ -9,13 +9,13 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from api.authz import check_task, require_user
+from api.authz import require_user, visible_task
 from api.context import engine_context, read_sessions, sessions
 from api.v1.serialize import body, page_args, task_json
 from engine.errors import ValidationError
 from engine.services import tasks
 from engine.services.tasks import RESERVED_FORM_KEYS
-from engine.services.views import task_form_data, task_views
+from engine.services.views import task_views
 
 bp = Blueprint("tasks", __name__)
 
@@ -33,16 +33,11 @@ def inbox() -> Any:
 
 @bp.get("/tasks/<int:task_id>")
 def show(task_id: int) -> Any:
-    p = require_user()
-    ctx = engine_context()
-    with read_sessions()() as db:
-        row = tasks.get_task(db, task_id)
-        check_task(db, p, row)
-        schema = tasks.task_form(db, ctx, row)
-        answer = task_json(task_views(db, ctx, [row])[0])
-        answer["form"] = schema
-        answer["data"] = task_form_data(db, ctx, row, schema)
-        answer["form_reserved"] = row.form_key in RESERVED_FORM_KEYS
+    view, schema, data = visible_task(require_user(), task_id)
+    answer = task_json(view)
+    answer["form"] = schema
+    answer["data"] = data
+    answer["form_reserved"] = view.task.form_key in RESERVED_FORM_KEYS
     return jsonify(answer)
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from api.authz import check_task, require_user
+from api.authz import require_user, visible_task
 from api.context import engine_context, read_sessions, sessions
 from api.i18n import t
 from api.web.forms import attach_errors, build_fields, parse_fields
@@ -14,7 +14,7 @@ from engine.errors import ConflictError, ValidationError
 from engine.persistence.models import HumanTask
 from engine.services import tasks
 from engine.services.tasks import RESERVED_FORM_KEYS
-from engine.services.views import TaskView, task_form_data, task_views
+from engine.services.views import TaskView, task_views
 
 bp = Blueprint("tasks", __name__)
 PAGE = 50
@@ -50,26 +50,16 @@ def _render(view: TaskView, schema: dict[str, Any] | None, fields: list[Any], ge
     )
 
 
-def _load(task_id: int) -> tuple[TaskView, dict[str, Any] | None, dict[str, Any]]:
-    p = require_user()
-    ctx = engine_context()
-    with read_sessions()() as db:
-        row = tasks.get_task(db, task_id)
-        check_task(db, p, row)
-        schema = tasks.task_form(db, ctx, row)
-        return task_views(db, ctx, [row])[0], schema, task_form_data(db, ctx, row, schema)
-
-
 @bp.get("/tasks/<int:task_id>")
 def show(task_id: int) -> Any:
-    view, schema, data = _load(task_id)
+    view, schema, data = visible_task(require_user(), task_id)
     return _render(view, schema, build_fields(schema, data), [], 200)
 
 
 @bp.post("/tasks/<int:task_id>")
 def submit(task_id: int) -> Any:
     p = require_user()
-    view, schema, _ = _load(task_id)
+    view, schema, _ = visible_task(p, task_id, with_data=False)
     fields = build_fields(schema, posted=request.form)
     data, problems = parse_fields(fields, request.form)
     if not problems:

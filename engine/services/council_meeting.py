@@ -22,7 +22,7 @@ from engine.core.tally import RuleSet, agenda_of, check_candidates, parse_rules,
 from engine.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from engine.persistence.models import BallotBox, BallotParticipation, CouncilMeeting, HumanTask, Membership, User
 from engine.services.context import EngineContext
-from engine.services.directory import can_work_on
+from engine.services.directory import may_work_on_task
 from engine.services.instance_store import OPEN, LoadedInstance, load_instance
 from engine.services.tasks import complete_reserved
 
@@ -71,16 +71,7 @@ def task_and_data(
         raise ConflictError(f"task {task_id} is already {row.status}")
     allowed = row.assignee == user_id
     if row.form_key != "council_ballot" and not allowed:
-        allowed = can_work_on(
-            session,
-            user_id,
-            role_id=row.role_id,
-            unit_id=row.unit_id,
-            candidate_groups=list(row.candidate_groups or []),
-            candidate_users=list(row.candidate_users or []),
-            assignee=row.assignee,
-            at=ctx.now(),
-        )
+        allowed = may_work_on_task(session, user_id, row, ctx.now())
     if not allowed:
         raise PermissionDeniedError(f"user {user_id} may not work on task {task_id} ({row.element_id})")
     loaded = load_instance(session, ctx, row.instance_id)

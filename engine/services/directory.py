@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, bindparam, select, union
 from sqlalchemy.orm import Session, aliased
 
-from engine.persistence.models import Delegation, Membership, User
+from engine.persistence.models import Delegation, HumanTask, Membership, User
 from engine.persistence.prepared import Prepared
 
 _delegate = aliased(User)
@@ -113,6 +113,22 @@ def can_work_on(
     if candidate_users:
         return not acting_for(session, user_id, at).isdisjoint(candidate_users)
     return False
+
+
+def may_work_on_task(
+    session: Session, user_id: str, task: HumanTask, at: datetime, *, ignore_assignee: bool = False
+) -> bool:
+    """``can_work_on`` with a task row's assignment (its assignee left out with ``ignore_assignee``)."""
+    return can_work_on(
+        session,
+        user_id,
+        role_id=task.role_id,
+        unit_id=task.unit_id,
+        candidate_groups=list(task.candidate_groups or []),
+        candidate_users=list(task.candidate_users or []),
+        assignee=None if ignore_assignee else task.assignee,
+        at=at,
+    )
 
 
 def user_capabilities(session: Session, user_id: str) -> set[str]:

@@ -20,7 +20,7 @@ from engine.persistence.prepared import Prepared, detached
 from engine.services.audit import append_events
 from engine.services.context import EngineContext
 from engine.services.definitions import load_definition
-from engine.services.directory import acting_for, can_work_on, roles_of, user_capabilities
+from engine.services.directory import acting_for, may_work_on_task, roles_of, user_capabilities
 from engine.services.inbox import inbox as inbox  # re-exported: callers use tasks.inbox(...)
 from engine.services.instance_store import OPEN, LoadedInstance, json_safe, load_instance, save_step
 
@@ -33,15 +33,8 @@ def get_task(session: Session, task_id: int) -> HumanTask:
 
 
 def _entitled(session: Session, ctx: EngineContext, user_id: str, row: HumanTask, *, ignore_assignee: bool) -> bool:
-    return can_work_on(
-        session,
-        user_id,
-        role_id=row.role_id,
-        unit_id=row.unit_id,
-        candidate_groups=list(row.candidate_groups or []),
-        candidate_users=list(row.candidate_users or []),
-        assignee=None if ignore_assignee else row.assignee,
-        at=ctx.now(),
+    return may_work_on_task(
+        session, user_id, row, ctx.now(), ignore_assignee=ignore_assignee
     ) or "admin" in user_capabilities(session, user_id)
 
 
