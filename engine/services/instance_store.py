@@ -19,7 +19,7 @@ from engine.core.runtime import SERIALIZER_VERSION, StepFailure, human_tasks, ti
 from engine.errors import ConflictError, NotFoundError
 from engine.persistence.models import EventSubscription, HumanTask, Instance, TaskCandidate, Timer
 from engine.persistence.prepared import Prepared
-from engine.services.assignment import resolve_assignment
+from engine.services.assignment import Assignment, resolve_assignment
 from engine.services.audit import append_events
 from engine.services.context import EngineContext
 from engine.services.definitions import LoadedDefinition, load_definition
@@ -248,14 +248,20 @@ def _close_tasks(
             _committed(rows[task_id], values)
         # Candidate rows matter only while a task is open (keeping them would make every inbox page skip history);
         # a task has some only for extra groups or named users (its lane role is on the task row itself).
-        if task_id not in rows or _has_candidate_rows(rows[task_id]):
+        if task_id not in rows or _assignment_of(rows[task_id]).candidates():
             _DELETE_CANDIDATES.run(conn, {"b_id": task_id})
         if task_id in rows and rows[task_id].due_at is not None:  # its reminders and escalations are moot now
             _CANCEL_TASK_TIMERS.run(conn, {"b_guid": rows[task_id].task_guid})
 
 
-def _has_candidate_rows(task: HumanTask) -> bool:
-    return bool(task.candidate_users) or any(g != task.role_id for g in task.candidate_groups or [])
+def _assignment_of(task: HumanTask) -> Assignment:
+    """The part of a task row's assignment that decides its candidate rows."""
+    return Assignment(
+        role_id=task.role_id,
+        unit_id=task.unit_id,
+        candidate_groups=list(task.candidate_groups or []),
+        candidate_users=list(task.candidate_users or []),
+    )
 
 
 def _open_tasks(
