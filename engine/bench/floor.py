@@ -9,6 +9,7 @@ script engine as the engine's, so expressions cost the same on both sides.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -21,11 +22,11 @@ from engine.core.runtime import StateCodec
 from engine.core.serialization import make_serializer
 
 
-def run_floor(workload: Workload, instances: int, *, with_spec: bool = True) -> dict[str, list[float]]:
-    """Seconds per instance start (create, run to the first wait, save) and per human step (load, complete the
-    task, run to the next wait, save)."""
-    bundle = parse_files(workload.files).bundles[0]
-    engine = SafeScriptEngine()
+def state_io(
+    bundle: Any, engine: Any, *, with_spec: bool
+) -> tuple[Callable[[BpmnWorkflow], Any], Callable[[Any], BpmnWorkflow]]:
+    """How the floor saves and restores a workflow: SpiffWorkflow's own serializer with the spec (``with_spec``,
+    what a plain application stores) or our codec without it (what the engine stores)."""
     serializer = make_serializer()
     codec = StateCodec(serializer.registry)
 
@@ -38,6 +39,16 @@ def run_floor(workload: Workload, instances: int, *, with_spec: bool = True) -> 
             wf.script_engine = engine
             return wf
         return codec.load(state, bundle.spec, bundle.subprocess_specs, engine)
+
+    return dump, load
+
+
+def run_floor(workload: Workload, instances: int, *, with_spec: bool = True) -> dict[str, list[float]]:
+    """Seconds per instance start (create, run to the first wait, save) and per human step (load, complete the
+    task, run to the next wait, save)."""
+    bundle = parse_files(workload.files).bundles[0]
+    engine = SafeScriptEngine()
+    dump, load = state_io(bundle, engine, with_spec=with_spec)
 
     starts: list[float] = []
     steps: list[float] = []

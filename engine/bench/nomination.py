@@ -44,11 +44,11 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.bench.floor import state_io
 from engine.bench.workloads import HUMAN, Workload
 from engine.clock import ManualClock
 from engine.core.definitions import ProcessBundle, parse_files
-from engine.core.runtime import StateCodec, find_task
-from engine.core.serialization import make_serializer
+from engine.core.runtime import find_task
 from engine.core.spiff_clock import using_clock
 from engine.core.tally import RuleSet, agenda_of, ballot_lines, check_candidates, rules_in_force, tally
 from engine.persistence.models import Definition, HumanTask, Instance
@@ -256,20 +256,9 @@ def run_nomination_floor(workload: Workload, instances: int, *, with_spec: bool 
     clock = ManualClock(BEGIN)
     ctx = EngineContext(clock=clock)
     engine = ctx.script_engine
-    serializer = make_serializer()
-    codec = StateCodec(serializer.registry)
+    dump, load = state_io(bundle, engine, with_spec=with_spec)
     council = _FloorCouncil(council_members(), clock, ctx)
     payload = start_payload()
-
-    def dump(wf: BpmnWorkflow) -> Any:
-        return serializer.serialize_json(wf) if with_spec else codec.dump(wf)
-
-    def load(state: Any) -> BpmnWorkflow:
-        if with_spec:
-            wf = serializer.deserialize_json(state)
-            wf.script_engine = engine
-            return wf
-        return codec.load(state, bundle.spec, bundle.subprocess_specs, engine)
 
     out = _empty()
     completed = 0
