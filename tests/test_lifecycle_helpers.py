@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from engine.persistence.models import AuditEvent, HumanTask
 from engine.services import instances, tasks
+from engine.services.calls import descendants
 from engine.services.context import EngineContext
 from engine.services.definitions import deploy
 from engine.services.org import load_org_file
@@ -70,9 +71,17 @@ def start(sessions, ctx, key: str, unit: str | None = None, **data: Any) -> int:
         return row.id
 
 
-def open_tasks(sessions, instance_id: int) -> list[HumanTask]:
+def tree(sessions, instance_id: int) -> list[int]:
+    """The instance and every instance its call activities started, at any depth."""
     with sessions() as s:
-        query = select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.status.in_(("open", "claimed")))
+        return [instance_id, *(r.id for r in descendants(s, instance_id))]
+
+
+def open_tasks(sessions, instance_id: int) -> list[HumanTask]:
+    """Open tasks of the instance and of the instances it called."""
+    ids = tree(sessions, instance_id)
+    with sessions() as s:
+        query = select(HumanTask).where(HumanTask.instance_id.in_(ids), HumanTask.status.in_(("open", "claimed")))
         return list(s.scalars(query.order_by(HumanTask.id)))
 
 
@@ -102,11 +111,12 @@ def status_of(sessions, instance_id: int) -> str:
 
 
 def audit_trail(sessions, instance_id: int) -> list[tuple[str, str | None, str | None]]:
-    """(action, element, actor) of the instance's audit events, in order."""
+    """(action, element, actor) of the audit events of the instance and the instances it called, in order."""
+    ids = tree(sessions, instance_id)
     with sessions() as s:
         rows = s.execute(
             select(AuditEvent.action, AuditEvent.element_id, AuditEvent.actor)
-            .where(AuditEvent.instance_id == instance_id)
+            .where(AuditEvent.instance_id.in_(ids))
             .order_by(AuditEvent.id)
         ).all()
     return [(r[0], r[1], r[2]) for r in rows]

@@ -14,6 +14,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 
+from engine.core.calls import ExternalCall, ExternalCallParser
 from engine.core.camunda_compat import TranslationError, is_juel, translate_juel, translate_value
 from engine.core.dmn import decision_closure
 from engine.core.specs import ConnectorServiceTask, DecisionTask
@@ -137,6 +138,7 @@ class TdktParser(SpiffBpmnParser):  # type: ignore[misc]
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
         full_tag("businessRuleTask"): (DecisionTaskParser, DecisionTask),
         full_tag("serviceTask"): (ConnectorTaskParser, ConnectorServiceTask),
+        full_tag("callActivity"): (ExternalCallParser, ExternalCall),
     }
 
     def __init__(self) -> None:

@@ -17,7 +17,9 @@ from SpiffWorkflow.bpmn.serializer.helpers.spec import TaskSpecConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.serializer.task_spec import SubWorkflowTaskConverter
 
+from engine.core.calls import ExternalCall
 from engine.core.specs import ConnectorServiceTask, DecisionTask
 
 
@@ -44,10 +46,21 @@ class ConnectorServiceTaskConverter(_SpiffTaskConverter):
     fields = ("connector", "operation_params", "result_variable", "expression")
 
 
+class ExternalCallConverter(SubWorkflowTaskConverter):  # type: ignore[misc]
+    fields = ("ins", "outs", "business_key", "unit", "binding", "called_version", "loop")
+
+    def to_dict(self, spec: Any) -> dict[str, Any]:
+        dct: dict[str, Any] = super().to_dict(spec)
+        for name in self.fields:
+            dct[name] = deepcopy(getattr(spec, name))
+        return dct
+
+
 def spec_config() -> dict[Any, Any]:
     config = dict(SPIFF_CONFIG)
     config[DecisionTask] = DecisionTaskConverter
     config[ConnectorServiceTask] = ConnectorServiceTaskConverter
+    config[ExternalCall] = ExternalCallConverter
     return config
 
 

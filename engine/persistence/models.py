@@ -152,6 +152,8 @@ class Instance(Base):
     __table_args__ = (
         Index("ix_instance_status_unit", "status", "unit_id"),
         Index("ix_instance_business_key", "business_key"),
+        Index("ix_instance_parent", "parent_id", "parent_task_guid", "status"),
+        Index("ix_instance_root", "root_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -169,6 +171,14 @@ class Instance(Base):
     state: Mapped[bytes] = mapped_column(LargeBinary)
     serializer_version: Mapped[str] = mapped_column(String(16))
     incident: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # A called instance (engine/core/calls.py): the instance whose call activity started it, the top of its tree,
+    # that call activity's task, its place among the call's children, and what it handed back when it ended.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("instance.id", name="fk_instance_parent"), default=None)
+    root_id: Mapped[int | None] = mapped_column(BigId, default=None)
+    parent_task_guid: Mapped[str | None] = mapped_column(String(36), default=None)
+    call_element: Mapped[str | None] = mapped_column(String(255), default=None)
+    call_index: Mapped[int | None] = mapped_column(Integer, default=None)
+    output: Mapped[Any] = mapped_column(JSON, nullable=True, default=None)
 
 
 class HumanTask(Base):

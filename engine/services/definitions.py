@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
+from engine.core.calls import ExternalCall
 from engine.core.definitions import ProcessBundle, parse_files, required_connectors
 from engine.core.serialization import specs_from_json, specs_to_json
 from engine.core.specs import ConnectorServiceTask
@@ -51,6 +52,22 @@ class LoadedDefinition:
     subprocess_specs: dict[str, BpmnProcessSpec]
     task_meta: dict[str, dict[str, Any]]
     forms: dict[str, dict[str, Any]]
+    has_calls: bool = False  # a call activity somewhere: its steps start and settle called instances
+
+    def call_spec(self, element_id: str) -> ExternalCall | None:
+        """The call activity ``element_id`` of this definition (in the process or an embedded subprocess)."""
+        for spec in (self.spec, *self.subprocess_specs.values()):
+            found = spec.task_specs.get(element_id)
+            if isinstance(found, ExternalCall):
+                return found
+        return None
+
+    def data_names(self, kind: str) -> list[str]:
+        """The process's declared data inputs or outputs (``kind`` "inputs" / "outputs"), names in order."""
+        io = self.spec.io_specification
+        if io is None:
+            return []
+        return [str(v.bpmn_id) for v in (io.data_inputs if kind == "inputs" else io.data_outputs)]
 
 
 _cache: dict[tuple[str, int], LoadedDefinition] = {}
@@ -171,6 +188,9 @@ def load_definition(session: Session, definition_id: int) -> LoadedDefinition:
         subprocess_specs=subprocess_specs,
         task_meta=dict(row.task_meta or {}),
         forms=dict(row.forms or {}),
+        has_calls=any(
+            isinstance(t, ExternalCall) for s in (spec, *subprocess_specs.values()) for t in s.task_specs.values()
+        ),
     )
     with _cache_lock:
         return _cache.setdefault(key, loaded)

@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from engine.core.calls import thrown_events
 from engine.core.runtime import SERIALIZER_VERSION, StepFailure, human_tasks, timer_due_dates, waiting_events
 from engine.errors import ConflictError, NotFoundError
 from engine.persistence.models import EventSubscription, HumanTask, Instance, TaskCandidate, Timer
@@ -113,9 +114,12 @@ def new_instance(
     business_key: str | None,
     unit_id: str | None,
     actor: str | None,
+    link: dict[str, Any] | None = None,
 ) -> LoadedInstance:
-    """Insert the instance row first (its id names the audit stream), to be filled by ``save_step``."""
+    """Insert the instance row first (its id names the audit stream), to be filled by ``save_step``. ``link``: a
+    called instance's parent, root and call (see engine/services/calls.py)."""
     row = Instance(
+        **(link or {}),
         definition_id=definition.id,
         definition_key=definition.key,
         business_key=business_key,
@@ -174,6 +178,11 @@ def save_step(
     row, workflow, now = loaded.row, loaded.workflow, ctx.now()
     closed = dict(closed or {})
     new_status = status or row.status
+    if failure is None and loaded.definition.has_calls and new_status in ("running", "incident"):
+        from engine.services.calls import settle_calls  # calls starts instances through this module
+
+        failure = settle_calls(session, ctx, loaded, actor, events)
+    thrown = thrown_events(workflow) if row.parent_id is not None else []
     incident = None
     ended_at = row.ended_at
     if failure is not None:
@@ -223,6 +232,10 @@ def save_step(
     written = append_events(session, ctx.clock, stream, events, head=loaded.audit_head)
     if written:
         loaded.audit_head = (written[-1]["seq"], written[-1]["hash"])
+    if row.parent_id is not None and (thrown or new_status in ("completed", "cancelled")):
+        from engine.services.calls import child_ended
+
+        child_ended(session, ctx, loaded, new_status, thrown, actor)
 
 
 def _committed(obj: Any, values: dict[str, Any]) -> None:

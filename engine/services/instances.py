@@ -121,7 +121,28 @@ def _change_status(
             loaded.workflow.cancel()
     events = [{"action": action, "data": {"reason": reason} if reason else {}}]
     save_step(session, ctx, loaded, actor=actor, events=events, status=to)
+    _down_the_tree(session, ctx, instance_id, allowed, to, action, actor, reason)
     return loaded.row
+
+
+def _down_the_tree(
+    session: Session,
+    ctx: EngineContext,
+    instance_id: int,
+    allowed: tuple[str, ...],
+    to: str,
+    action: str,
+    actor: str | None,
+    reason: str | None,
+) -> None:
+    """The same change for the instances this one's call activities started (and theirs, recursively)."""
+    query = select(Instance.id).where(Instance.parent_id == instance_id, Instance.status.in_(allowed))
+    for child_id in list(session.scalars(query.order_by(Instance.id))):
+        if to == "running":
+            resume_instance(session, ctx, child_id, actor=actor)
+        else:
+            why = reason or f"instance {instance_id} was {to}"
+            _change_status(session, ctx, child_id, allowed=allowed, to=to, action=action, actor=actor, reason=why)
 
 
 def cancel_instance(
@@ -158,6 +179,8 @@ def resume_instance(session: Session, ctx: EngineContext, instance_id: int, *, a
     loaded = load_instance(session, ctx, instance_id)
     if loaded.row.status != "suspended":
         raise ConflictError(f"instance {instance_id} is {loaded.row.status}, not suspended")
+    # Children first: a child that ended while everything was suspended is then seen by the parent's step.
+    _down_the_tree(session, ctx, instance_id, ("suspended",), "running", "instance.resumed", actor, None)
     failure = ctx.runner.advance(loaded.workflow)  # timers that fell due while suspended fire now
     save_step(
         session, ctx, loaded, actor=actor, events=[{"action": "instance.resumed"}], failure=failure, status="running"
@@ -166,10 +189,18 @@ def resume_instance(session: Session, ctx: EngineContext, instance_id: int, *, a
 
 
 def retry_instance(session: Session, ctx: EngineContext, instance_id: int, *, actor: str | None) -> Instance:
-    """Run the failed step again, e.g. after the missing connector was registered."""
+    """Run the failed step again, e.g. after the missing connector was registered. An instance whose called
+    instances stopped on incidents retries those (its own call activities wait on them)."""
     loaded = load_instance(session, ctx, instance_id)
     if loaded.row.status != "incident":
-        raise ConflictError(f"instance {instance_id} has no incident to retry (it is {loaded.row.status})")
+        from engine.services.calls import descendants
+
+        failed = descendants(session, instance_id, ("incident",))
+        if not failed:
+            raise ConflictError(f"instance {instance_id} has no incident to retry (it is {loaded.row.status})")
+        for child in failed:
+            retry_instance(session, ctx, child.id, actor=actor)
+        return loaded.row
     failure = ctx.runner.retry(loaded.workflow)
     save_step(
         session, ctx, loaded, actor=actor, events=[{"action": "instance.retried"}], failure=failure, status="running"
