@@ -34,16 +34,24 @@ DEMO_PASSWORD = "demo"  # noqa: S105 - the demo's published password, written in
 
 
 def install(
-    sessions: sessionmaker[Session], clock: Clock, *, actor: str = "demo"
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    *,
+    actor: str = "demo",
+    org_file: Path = ORG_FILE,
+    campaign_file: Path = CAMPAIGN_FILE,
 ) -> tuple[CampaignConfig, list[RuleSet], list[str]]:
-    """Load the organisation and deploy the models (both idempotent); returns the campaign, rules and deploy lines."""
-    campaign = load_campaign(CAMPAIGN_FILE)
+    """Load the organisation and deploy the models (both idempotent); returns the campaign, rules and deploy lines.
+
+    The demo's files by default; ``tdkt simulate --org/--campaign`` passes others (demo/province/ for one).
+    """
+    campaign = load_campaign(campaign_file)
     rule_sets = load_rule_sets(RULES_FILE)
     files, problems = read_files([str(d) for d in MODEL_DIRS], short_names=True)
     if any(p.severity == "error" for p in problems):
         raise DefinitionError(problems)
     with sessions() as session, session.begin():
-        load_org_file(session, ORG_FILE, clock, actor=actor)
+        load_org_file(session, org_file, clock, actor=actor)
         result = deploy(session, files, clock, actor=actor)
     print_problems(result.warnings)
     return campaign, rule_sets, [f"{d.key} v{d.version} {d.status}" for d in result.definitions]

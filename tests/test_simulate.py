@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
+from pathlib import Path
 
+import pytest
+import yaml
 from click.testing import CliRunner
 
 from cli import main
 from cli.demo import install
 from engine.clock import ManualClock
+from engine.errors import ValidationError
 from engine.services.context import EngineContext
+from engine.simulation.campaign import first_units, load_campaign
 from engine.simulation.report import COLUMNS
 from engine.simulation.run import Simulation
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PROCESSES = [
     "block_pledge",
@@ -55,3 +63,76 @@ def test_simulation_on_the_test_database(sessions):
     assert plans["started"] == 7
     assert plans["completed"] + plans["returned"] >= 1
     assert all(set(row) == set(COLUMNS) for row in table.rows.values())
+
+
+PROVINCE = ROOT / "demo" / "province"
+PROVINCE_ARGS = ["--org", str(PROVINCE / "org.yaml"), "--campaign", str(PROVINCE / "campaign.yaml")]
+
+
+def test_the_province_files_hold_together():
+    org = yaml.safe_load((PROVINCE / "org.yaml").read_text(encoding="utf-8"))
+    campaign = load_campaign(PROVINCE / "campaign.yaml")
+    kinds = {u["id"]: u.get("kind") for u in org["units"]}
+    assert "district" not in kinds.values()  # two tiers since 1/7/2025: province and xã/phường/đặc khu
+    assert len(campaign.units) == len(set(campaign.units)) == 150
+    roles: dict[str, set[str]] = {}
+    for m in org["memberships"]:
+        roles.setdefault(m["unit"], set()).add(m["role"])
+    for unit in campaign.units:
+        assert {"unit_officer", "unit_head", "unit_council"} <= roles.get(unit, set()), unit
+    members = [m for block in campaign.blocks for m in block["members"]]
+    assert sorted(members) == sorted(campaign.units)  # every participating unit in exactly one block or cluster
+    for block in campaign.blocks:
+        assert 5 <= len(block["members"]) <= 11 and block["leader_unit"] in block["members"], block["block_id"]
+    council = [m for m in org["memberships"] if m["role"] == "council_member" and m["unit"] == campaign.council_unit]
+    assert len(council) == 11
+    assert {"home_affairs", "unit_head"} <= roles[campaign.home_affairs_unit]
+    assert campaign.business_key != load_campaign(ROOT / "demo" / "campaign.yaml").business_key
+
+
+def test_first_units_cuts_the_blocks_to_the_units_kept():
+    campaign = load_campaign(ROOT / "demo" / "campaign.yaml")  # SGDDT, SYT, STC | TPAB, HPT, TXTM | CTNAB
+    assert first_units(campaign, 7) == campaign
+    four = first_units(campaign, 4)
+    assert four.units == ["SGDDT", "SYT", "STC", "TPAB"]
+    assert [b["block_id"] for b in four.blocks] == ["khoi_so_nganh"]  # the other keeps one member: dropped
+    led = replace(campaign, blocks=[{**campaign.blocks[0], "leader_unit": "STC"}])
+    assert first_units(led, 2).blocks == []  # its leader was cut
+    for count in (0, 8):
+        with pytest.raises(ValidationError, match="7 participating units"):
+            first_units(campaign, count)
+
+
+def test_simulate_runs_the_province_at_a_few_units():
+    args = ["simulate", *PROVINCE_ARGS, "--units", "7", "--from", "2024-03-19", "--until", "2024-04-09"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "simulated 2024-03-19 .. 2024-04-09, seed 1"
+    rows = {line.split()[0]: [int(n) for n in line.split()[1:]] for line in lines[2:]}
+    assert sorted(rows) == PROCESSES
+    assert rows["campaign_launch"][0] == 1
+    assert rows["unit_plan"][0] == 7
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "says"),
+    [
+        (["--org", "missing.yaml"], "'--org'", "does not exist"),
+        (["--campaign", "missing.yaml"], "'--campaign'", "does not exist"),
+        (["--org", "{bad}"], "--org", "organisation data has 1 problem; nothing was saved: units[0].name: required"),
+        (["--campaign", "{bad}"], "--campaign", "missing business_key"),
+        (["--campaign", str(PROVINCE / "campaign.yaml")], "--campaign", "names units that"),
+        (["--units", "8"], "--units", "the campaign has 7 participating units; 8 asked for"),
+    ],
+)
+def test_simulate_refuses_a_bad_file_in_one_line(tmp_path, args, option, says):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("units: [{id: X}]\n" if "--org" in args else "campaign_year: 2024\n", encoding="utf-8")
+    args = [str(bad) if a == "{bad}" else a for a in args]
+    result = CliRunner().invoke(main, ["simulate", "--until", "2024-03-20", *args])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and option in errors[0] and says in errors[0], result.output
+    assert "Traceback" not in result.output

@@ -21,3 +21,5 @@ def read_yaml(path: str | Path, what: str) -> Any:
         raise ValidationError(
             f"{what} file {file} is not valid YAML: {err}", {"fields": {str(file): str(err)}}
         ) from None
+    except ValueError as err:  # a value YAML types but cannot build, such as the date 2024-13-01
+        raise ValidationError(f"{what} file {file}: {err}", {"fields": {str(file): str(err)}}) from None

@@ -7,7 +7,7 @@ finds the instance already there and starts nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -47,13 +47,19 @@ def parse_campaign(raw: Any, source: str = "campaign") -> CampaignConfig:
     missing = [k for k in needed if raw.get(k) in (None, "", [])]
     if missing:
         raise ValidationError(f"{source}: missing {', '.join(missing)}", {"fields": {k: "required" for k in missing}})
-    when = raw["date"] if isinstance(raw["date"], date) else date.fromisoformat(str(raw["date"]))
-    blocks = [dict(b) for b in raw.get("blocks") or []]
+    try:
+        when = raw["date"] if isinstance(raw["date"], date) else date.fromisoformat(str(raw["date"]))
+        year = int(raw["campaign_year"])
+    except ValueError as err:
+        raise ValidationError(f"{source}: date must be YYYY-MM-DD and campaign_year a year ({err})") from None
+    if not isinstance(raw["units"], list) or not isinstance(raw.get("blocks") or [], list):
+        raise ValidationError(f"{source}: units and blocks must be lists")
+    blocks = [dict(b) if isinstance(b, dict) else {} for b in raw.get("blocks") or []]
     for index, block in enumerate(blocks):
-        if not block.get("leader_unit") or not block.get("members"):
-            raise ValidationError(f"{source}: blocks[{index}] needs leader_unit and members")
+        if not block.get("leader_unit") or not isinstance(block.get("members"), list) or not block["members"]:
+            raise ValidationError(f"{source}: blocks[{index}] needs leader_unit and a list of members")
     return CampaignConfig(
-        campaign_year=int(raw["campaign_year"]),
+        campaign_year=year,
         business_key=str(raw["business_key"]),
         directive=str(raw["directive"]),
         date=when,
@@ -68,6 +74,32 @@ def parse_campaign(raw: Any, source: str = "campaign") -> CampaignConfig:
 
 def load_campaign(path: str | Path) -> CampaignConfig:
     return parse_campaign(read_yaml(path, "campaign"), str(path))
+
+
+def first_units(config: CampaignConfig, count: int) -> CampaignConfig:
+    """The campaign with only its first ``count`` participating units: a smaller run of the same campaign.
+
+    Blocks keep the members that remain; a block whose leader is cut, or with fewer than two members left, is
+    dropped (its pledge would have nobody to draft it, or nobody to pledge to).
+    """
+    if not 1 <= count <= len(config.units):
+        raise ValidationError(f"the campaign has {len(config.units)} participating units; {count} asked for")
+    kept = config.units[:count]
+    blocks = []
+    for block in config.blocks:
+        members = [m for m in block["members"] if m in kept]
+        if block["leader_unit"] in members and len(members) >= 2:
+            blocks.append({**block, "members": members})
+    return replace(config, units=kept, blocks=blocks)
+
+
+def unknown_units(session: Session, config: CampaignConfig) -> list[str]:
+    """The units the campaign names (its own, every participant, every block's) that the organisation lacks."""
+    wanted = {config.province_unit, config.home_affairs_unit, config.council_unit, *config.units}
+    for block in config.blocks:
+        wanted.update([block["leader_unit"], *block["members"]])
+    known = set(session.scalars(select(OrgUnit.id).where(OrgUnit.id.in_(sorted(wanted)))))
+    return sorted(wanted - known)
 
 
 def launch_data(config: CampaignConfig, rule_sets: list[RuleSet]) -> dict[str, Any]:
@@ -97,11 +129,7 @@ def open_campaign(
     existing = find_campaign(session, config.business_key)
     if existing is not None:
         return existing, False
-    wanted = {config.province_unit, config.home_affairs_unit, config.council_unit, *config.units}
-    for block in config.blocks:
-        wanted.update([block["leader_unit"], *block["members"]])
-    known = set(session.scalars(select(OrgUnit.id).where(OrgUnit.id.in_(sorted(wanted)))))
-    unknown = sorted(wanted - known)
+    unknown = unknown_units(session, config)
     if unknown:
         raise NotFoundError(f"campaign {config.business_key} names unknown org unit(s): {', '.join(unknown)}")
     row = instances.start_instance(
