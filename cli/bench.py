@@ -8,6 +8,7 @@ The machinery lives in ``engine.bench`` and is imported only when the command ru
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -23,6 +24,23 @@ def _points(value: str | None) -> list[int]:
     if any(p < 10 for p in points) or points != sorted(set(points)):
         raise click.BadParameter("sizes must be increasing and at least 10", param_hint="--scale")
     return points
+
+
+def _sizes(value: str | None) -> list[int]:
+    """Province sizes: increasing unit counts, each at least 2 and at most the campaign's participating units."""
+    if not value:
+        return []
+    try:
+        sizes = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError as err:
+        hint = "--province-units"
+        raise click.BadParameter("give comma-separated whole numbers, e.g. 7,50,150", param_hint=hint) from err
+    from engine.bench.province import province_campaign
+
+    most = len(province_campaign().units)
+    if not sizes or sizes != sorted(set(sizes)) or sizes[0] < 2 or sizes[-1] > most:
+        raise click.BadParameter(f"sizes must be increasing, from 2 to {most}", param_hint="--province-units")
+    return sizes
 
 
 @click.command("bench")
@@ -43,9 +61,9 @@ def _points(value: str | None) -> list[int]:
     "--only",
     "parts",
     multiple=True,
-    type=click.Choice(["service", "http", "scale", "timers", "soak"]),
+    type=click.Choice(["service", "http", "scale", "timers", "soak", "province"]),
     help="Only these parts (repeatable; service = floor and engine per workload; http = gunicorn and a load "
-    "generator).",
+    "generator; province = the province campaign simulated at several sizes, not in --quick unless named).",
 )
 @click.option("--pg-only", is_flag=True, help="Service and scale on PostgreSQL only (needs --url; no timers, soak).")
 @click.option("--http-workers", type=click.IntRange(min=1), help="gunicorn workers for the HTTP part (default 4).")
@@ -55,6 +73,14 @@ def _points(value: str | None) -> list[int]:
 )
 @click.option(
     "--http-seconds", type=click.FloatRange(min=1), help="The HTTP clients stop after this long (default 60; quick 10)."
+)
+@click.option(
+    "--province-units", "province_units", help="Sizes of the province simulation in units (default 7,50,150)."
+)
+@click.option(
+    "--province-until",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Last simulated day of the province campaign (default 2024-12-31; quick 2024-06-30).",
 )
 def command(
     quick: bool,
@@ -74,6 +100,8 @@ def command(
     http_clients: int | None,
     http_completions: int | None,
     http_seconds: float | None,
+    province_units: str | None,
+    province_until: datetime | None,
 ) -> None:
     """Measure the engine against plain SpiffWorkflow, over HTTP, at scale, with timers and a memory soak."""
     from engine.bench.report import markdown, table
@@ -104,6 +132,8 @@ def command(
         http_clients=http_clients,
         http_completions=http_completions,
         http_seconds=http_seconds,
+        province_units=_sizes(province_units),
+        province_until=province_until.date() if province_until else None,
     )
     results = run_suite(options, lambda line: click.echo(line, err=True))
     for line in table(results):

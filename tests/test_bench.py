@@ -12,6 +12,7 @@ from cli import main
 from engine.bench.database import bench_database
 from engine.bench.http import _alive, password_hash, quotas, run_http
 from engine.bench.nomination import nomination_workload, run_nomination_engine, run_nomination_floor
+from engine.bench.suite import Options
 from engine.bench.workloads import camunda_workloads, with_lane
 from engine.core.definitions import parse_files
 from engine.persistence.db import make_session_factory
@@ -26,6 +27,9 @@ HEADLINE = (
     "overdue_query_ms",
     "timer_lateness_p99_s",
     "bytes_per_finished_instance",
+    "province_p50_ratio_150_vs_7",
+    "province_max_state_bytes",
+    "province_year_s",
 )
 
 
@@ -145,3 +149,38 @@ def test_http_run_completes_every_task_it_claims_and_stops_gunicorn() -> None:
     assert not run["deadline_hit"]
     assert not _alive(run["server_pid"])
     assert seen == ["http on sqlite: gunicorn -w 2, 2 clients, 20 completions"]
+
+
+def test_province_part_runs_tiny_and_writes_its_keys(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    args = ["bench", "--only", "province", "--province-units", "3,5", "--province-until", "2024-04-01"]
+    result = CliRunner().invoke(main, [*args, "--json", str(out), "--markdown", str(tmp_path / "bench.md")])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["province_p50_ratio_150_vs_7"] > 0
+    assert data["province_max_state_bytes"] > 0
+    assert data["province_year_s"] > 0
+    province = data["province"]
+    assert (province["from"], province["until"], province["sizes"]) == ("2024-03-19", "2024-04-01", [3, 5])
+    for run in province["runs"]:
+        assert run["completions"] > 0 and run["errors"] == 0, run
+        assert run["p99_ms"] >= run["p50_ms"] > 0
+        assert run["year_s"] > 0 and run["max_state_bytes"] > 0 and run["max_state_key"]
+    assert province["max_state_bytes"] == province["runs"][-1]["max_state_bytes"]
+    assert data["workloads"] == [] and data["scale"] == {}
+    assert "province    5 units, 2024-03-19 .. 2024-04-01:" in result.output
+    assert "| 5 | " in (tmp_path / "bench.md").read_text(encoding="utf-8")
+
+
+def test_quick_leaves_the_province_out_unless_named() -> None:
+    assert "province" not in Options(quick=True).resolved().parts
+    assert Options(quick=True, parts={"province"}).resolved().parts == {"province"}
+    assert "province" in Options().resolved().parts
+    assert Options().resolved().province_units == [7, 50, 150]
+
+
+def test_province_sizes_are_checked() -> None:
+    for sizes in ("7,x", "50,7", "1,5", "7,151"):
+        result = CliRunner().invoke(main, ["bench", "--only", "province", "--province-units", sizes])
+        assert result.exit_code == 2, result.output
+        assert "--province-units" in result.output

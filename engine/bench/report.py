@@ -117,12 +117,18 @@ def table(results: dict[str, Any]) -> list[str]:
         ("overdue_query_ms", "ms", "< 100 at 1M/100k"),
         ("timer_lateness_p99_s", "s", "< 1"),
         ("bytes_per_finished_instance", "B", ""),
+        ("province_p50_ratio_150_vs_7", "x", "<= 1.25 (a completion at 150 units against 7)"),
+        ("province_max_state_bytes", "B", "<= 100,000 (the biggest instance state, 150 units)"),
+        ("province_year_s", "s", "< 300 (the simulated year, 150 units)"),
     ]
     for key, unit, budget in budgets:
         value = results.get(key)
         lines.append(f"{key:32}{_fmt(value, ',.2f'):>14} {unit:3} {budget}")
     for run in results.get("http_runs") or ([results["http"]] if results.get("http") else []):
         lines.append(http_line(run))
+    province = results.get("province") or {"runs": []}
+    for run in province["runs"]:
+        lines.append(province_line(run, province))
     for db, curve in results.get("scale", {}).items():
         for p in curve:
             lines.append(
@@ -140,6 +146,14 @@ def http_line(run: dict[str, Any]) -> str:
         f"http {run['backend']:11} gunicorn -w {run['workers']}, {run['clients']} clients:"
         f" {run['completions']:,} completions in {run['wall_s']:.1f} s, {_fmt(run['completions_per_s'], ',.0f')} /s,"
         f" p50 {_fmt(run['p50_ms'], '.1f')} ms, p99 {_fmt(run['p99_ms'], '.1f')} ms"
+    )
+
+
+def province_line(run: dict[str, Any], province: dict[str, Any]) -> str:
+    return (
+        f"province {run['units']:>4} units, {province['from']} .. {province['until']}: {run['completions']:,}"
+        f" completions, p50 {_fmt(run['p50_ms'], '.1f')} ms, p99 {_fmt(run['p99_ms'], '.1f')} ms,"
+        f" {run['year_s']:.1f} s, biggest state {run['max_state_bytes']:,} B ({run['max_state_key']})"
     )
 
 
@@ -192,5 +206,20 @@ def markdown(results: dict[str, Any]) -> list[str]:
                 f"| {_fmt(o.get('report', {}).get('median_ms'), '.1f')} "
                 f"| {_fmt(o.get('page', {}).get('median_ms'), '.1f')} "
                 f"| {_fmt(o.get('listing', {}).get('median_ms'), '.1f')} | {o['rows']:,} |"
+            )
+    province = results.get("province")
+    if province:
+        out += [
+            "",
+            f"Province simulation, {province['from']} .. {province['until']}, seed {province['seed']}:",
+            "",
+            "| units | completions | p50 ms | p99 ms | wall s | biggest state B | its process |",
+            "|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for run in province["runs"]:
+            out.append(
+                f"| {run['units']} | {run['completions']:,} | {_fmt(run['p50_ms'], '.1f')} "
+                f"| {_fmt(run['p99_ms'], '.1f')} | {run['year_s']:.1f} | {run['max_state_bytes']:,} "
+                f"| {run['max_state_key']} |"
             )
     return out

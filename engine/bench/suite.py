@@ -1,5 +1,5 @@
 """The whole bench in one run, so ratios hold on a noisy machine: floor, engine per backend, HTTP, scale, timers,
-soak.
+soak, the province simulation.
 
 The headline figures (the JSON's top-level keys) come from SQLite, the backend the budgets are written for:
 the completion ratio is the geometric mean of the per-workload median ratios over the workloads with human
@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.bench import report
 from engine.bench.database import bench_database, server_version
 from engine.bench.floor import run_floor
+from engine.bench.province import SIZES
 from engine.bench.scale import run_scale
 from engine.bench.service import bench_context, prepare, run_engine
 from engine.bench.workloads import HUMAN, Workload, all_workloads
@@ -33,9 +35,17 @@ HEADLINE = (
     "overdue_query_ms",
     "timer_lateness_p99_s",
     "bytes_per_finished_instance",
+    "province_p50_ratio_150_vs_7",
+    "province_max_state_bytes",
+    "province_year_s",
 )
 WARM_UP = 3
-PARTS = ("service", "http", "scale", "timers", "soak")  # service = floor + engine per workload
+PARTS = ("service", "http", "scale", "timers", "soak", "province")  # service = floor + engine per workload
+# --quick leaves the province simulation out: while a campaign is one SpiffWorkflow instance, a step at 150 units
+# costs about half a second and even a quarter takes far longer than a quick run. --quick --only province runs it
+# on the shorter range (19/3 to 30/6).
+QUICK_PARTS = ("service", "http", "scale", "timers", "soak")
+SQLITE_ONLY_PARTS = {"timers", "soak", "province"}
 
 
 @dataclass
@@ -55,6 +65,8 @@ class Options:
     http_clients: int | None = None
     http_completions: int | None = None
     http_seconds: float | None = None  # the clients stop here if the completions are not done yet
+    province_units: list[int] = field(default_factory=list)  # sizes of the province simulation (7, 50, 150)
+    province_until: date | None = None  # its last simulated day (31/12; quick 30/6)
 
     def resolved(self) -> Options:
         q = self.quick
@@ -70,12 +82,14 @@ class Options:
             timer_spread_s=self.timer_spread_s or (10.0 if q else 60.0),
             soak_minutes=self.soak_minutes if self.soak_minutes is not None else (0.0 if q else 10.0),
             workloads=self.workloads,
-            parts=set(self.parts or PARTS) if self.sqlite else set(self.parts or PARTS) - {"timers", "soak"},
+            parts=set(self.parts or (QUICK_PARTS if q else PARTS)) - (set() if self.sqlite else SQLITE_ONLY_PARTS),
             sqlite=self.sqlite,
             http_workers=self.http_workers or 4,
             http_clients=self.http_clients or 4,
             http_completions=self.http_completions or (1_500 if q else 20_000),
             http_seconds=self.http_seconds or (10.0 if q else 60.0),
+            province_units=self.province_units or list(SIZES),
+            province_until=self.province_until,
         )
 
 
@@ -95,6 +109,7 @@ def run_suite(options: Options, log: Callable[[str], None]) -> dict[str, Any]:
     results["scale"] = {}
     results["soak"] = None
     results["http"] = None
+    results["province"] = None
     versions: dict[str, str] = {}
     if "service" in parts:
         _service(results, opts, workloads, backends, versions, notes, log)
@@ -145,8 +160,27 @@ def run_suite(options: Options, log: Callable[[str], None]) -> dict[str, Any]:
         log(f"soak: {opts.soak_minutes:g} minutes of mixed work, worker and scheduler RSS")
         with bench_database(None, "soak") as engine:
             results["soak"] = run_soak(engine, load, opts.soak_minutes)
+    if "province" in parts:
+        _province(results, opts, notes, log)
     results["notes"] = notes
     return results
+
+
+def _province(results: dict[str, Any], opts: Options, notes: list[str], log: Callable[[str], None]) -> None:
+    """The province campaign simulated at each size on SQLite; the headline from the largest and smallest."""
+    from engine.bench.province import run_province
+
+    province = run_province(opts.province_units, until=opts.province_until, quick=opts.quick, log=log)
+    results["province"] = province
+    results["province_p50_ratio_150_vs_7"] = province["p50_ratio"]
+    results["province_max_state_bytes"] = province["max_state_bytes"]
+    results["province_year_s"] = province["year_s"]
+    sizes = province["sizes"]
+    if (sizes[0], sizes[-1]) != (7, 150):
+        notes.append(f"province: sizes {sizes}; the province_* figures are {sizes[-1]} units (against {sizes[0]})")
+    for run in province["runs"]:
+        if run["errors"]:
+            notes.append(f"province at {run['units']} units: {run['errors']} problems; first: {run['first_errors'][0]}")
 
 
 def _http(
@@ -309,6 +343,8 @@ def _describe(opts: Options) -> dict[str, Any]:
         "http_clients": opts.http_clients,
         "http_completions": opts.http_completions,
         "http_seconds": opts.http_seconds,
+        "province_units": opts.province_units if "province" in (opts.parts or PARTS) else None,
+        "province_until": opts.province_until.isoformat() if opts.province_until else None,
     }
 
 

@@ -10,8 +10,10 @@ seed gives the same year.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from time import perf_counter
 from typing import Any
 
 from sqlalchemy import select
@@ -49,6 +51,10 @@ class Simulation:
     planned: dict[int, date] = field(default_factory=dict)  # task id -> the day its person will finish it
     errors: list[str] = field(default_factory=list)
     snapshot: dict[int, dict[str, Any]] = field(default_factory=dict)  # task id -> its data, read this morning
+    # Measuring (the bench's province workload): when a list is given, the seconds of each tasks.complete call
+    # are appended to it; ``day_ended`` is called with each simulated day once its work is done.
+    completion_times: list[float] | None = None
+    day_ended: Callable[[date], None] | None = None
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -93,7 +99,10 @@ class Simulation:
                 return
             schema = tasks.task_form(session, self.ctx, row)
             submission = fill_form(row.form_key, schema, data, self.rng, self.behaviour)
+            started = perf_counter()
             tasks.complete(session, self.ctx, row_id, user, submission)
+            if self.completion_times is not None:
+                self.completion_times.append(perf_counter() - started)
 
     def _task_data(self, session: Session, rows: list[HumanTask]) -> dict[int, dict[str, Any]]:
         """The data of the tasks due today, restoring each instance once (READY tasks' data does not change until
@@ -153,6 +162,13 @@ class Simulation:
 
     # -- the whole run -----------------------------------------------------------------------------------------
     def run(self, start: date, until: date) -> SimulationTable:
+        self.simulate(start, until)
+        end = datetime.combine(until, MORNING, tzinfo=UTC)
+        with self.sessions() as session:
+            return build_table(session, self.ctx, end)
+
+    def simulate(self, start: date, until: date) -> None:
+        """Open the campaign and live every day from ``start`` to ``until`` (no table: ``run`` builds it)."""
         self.clock.set(datetime.combine(start, MORNING, tzinfo=UTC))
         with self.sessions() as session, session.begin():
             open_campaign(session, self.ctx, self.campaign, self.rule_sets)
@@ -166,6 +182,5 @@ class Simulation:
                 self.start_sudden(today)
             if self.ctx.calendar.is_working_day(today):
                 self.work(today)
-        end = datetime.combine(until, MORNING, tzinfo=UTC)
-        with self.sessions() as session:
-            return build_table(session, self.ctx, end)
+            if self.day_ended is not None:
+                self.day_ended(today)
