@@ -9,6 +9,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
+from engine.core.runtime import state_json
 from engine.errors import ConflictError
 from engine.persistence.models import AuditEvent, HumanTask, Instance, OrgUnit
 from engine.services import instances, tasks
@@ -79,7 +80,7 @@ def test_a_call_starts_an_instance_of_its_own_and_the_parent_moves_on_with_the_m
         "running",
     )
     # The parent's saved state holds a reference to the call, never the child's tasks or data.
-    parent_state = json.loads(row(sessions, parent_id).state)
+    parent_state = json.loads(state_json(row(sessions, parent_id).state))
     specs = {t["task_spec"] for t in parent_state["tasks"].values()}
     assert "child_task" not in specs and not parent_state["subprocesses"]
     # camunda:in: only the mapped variables reach the child.

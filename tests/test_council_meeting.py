@@ -14,6 +14,7 @@ from engine.errors import ConflictError, PermissionDeniedError, ValidationError
 from engine.persistence.models import BallotParticipation, CouncilMeeting, HumanTask, Timer
 from engine.services import ballots, instances, tasks
 from engine.services.audit import verify
+from engine.services.calls import descendants
 from engine.services.context import EngineContext
 from engine.services.minutes import documents_of
 from engine.services.timers import fire_due_timers
@@ -241,7 +242,10 @@ def test_called_from_another_process_the_results_flow_back(sessions, ctx):
     assert sc.instance_row(sessions, iid).status == "completed"
     with sessions() as s:
         data = instances.instance_data(s, ctx, iid)
-        meeting = s.scalars(select(CouncilMeeting).where(CouncilMeeting.instance_id == iid)).one()
+        # The meeting is a record of its own: the called council_meeting instance, a child of the caller.
+        [called] = descendants(s, iid)
+        assert (called.definition_key, called.status, called.unit_id) == ("council_meeting", "completed", sc.COUNCIL)
+        meeting = s.scalars(select(CouncilMeeting).where(CouncilMeeting.instance_id == called.id)).one()
         assert ballots.verify_tally(s, meeting.id).ok
     assert data["council_results"] == results
     assert [set(r) >= {"candidate_id", "award", "passed", "agree", "disagree", "members"} for r in results] == [

@@ -7,6 +7,7 @@ and cached, so restoring an instance never rebuilds it.
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +27,17 @@ from engine.clock import Clock
 from engine.core.spiff_clock import using_clock
 from engine.errors import ConflictError, ExpressionError, IncidentError
 
-__all__ = ["SERIALIZER_VERSION", "StateCodec", "StepFailure", "WorkflowRunner"]
+__all__ = ["SERIALIZER_VERSION", "StateCodec", "StepFailure", "WorkflowRunner", "state_json"]
+
+# A state larger than this is stored zlib-compressed (level 1: ~8x smaller at ~3 ms per MB). Small states, the
+# common case, stay plain JSON and cost nothing extra; large ones (a province's nomination round with every
+# candidate) write and read several times fewer database pages. A zlib stream starts with 0x78, JSON with "{".
+COMPRESS_ABOVE = 8192
+
+
+def state_json(raw: bytes) -> bytes:
+    """The JSON text of a saved state, whether it was stored compressed or not."""
+    return zlib.decompress(raw) if raw[:1] == b"\x78" else raw
 
 
 @dataclass
@@ -73,9 +84,10 @@ class StateCodec:
                 "subprocesses": {str(k): reg.convert(v) for k, v in workflow.subprocesses.items()},
                 "bpmn_events": reg.convert(workflow.bpmn_events),
             }
-            return json.dumps(dct, cls=self._encoder, separators=(",", ":")).encode()
+            raw = json.dumps(dct, cls=self._encoder, separators=(",", ":")).encode()
         finally:
             reg._encoder_mode = False
+        return zlib.compress(raw, 1) if len(raw) > COMPRESS_ABOVE else raw
 
     def load(
         self,
@@ -84,7 +96,7 @@ class StateCodec:
         subprocess_specs: dict[str, BpmnProcessSpec],
         script_engine: Any,
     ) -> BpmnWorkflow:
-        dct = json.loads(raw)
+        dct = json.loads(state_json(raw))
         version = dct.pop("serializer_version", None)
         if version != SERIALIZER_VERSION:
             raise ConflictError(
