@@ -70,7 +70,7 @@ def actions(sessions, instance_id: int) -> list[str]:
 
 
 def test_a_call_starts_an_instance_of_its_own_and_the_parent_moves_on_with_the_mapped_output(sessions, ctx):
-    parent_id = start(sessions, ctx, "parent_single", target_unit="SYT", year=2024, bulky="x" * 5000)
+    parent_id = start(sessions, ctx, "parent_single", target_unit="SYT", year=2024, bulky="x" * 20000)
     [child] = children(sessions, parent_id)
     assert (child.definition_key, child.unit_id, child.business_key) == ("child_work", "SYT", "BK-1")
     assert (child.parent_id, child.root_id, child.call_element, child.status) == (
@@ -79,8 +79,11 @@ def test_a_call_starts_an_instance_of_its_own_and_the_parent_moves_on_with_the_m
         "call_one",
         "running",
     )
-    # The parent's saved state holds a reference to the call, never the child's tasks or data.
-    parent_state = json.loads(state_json(row(sessions, parent_id).state))
+    # The parent's saved state holds a reference to the call, never the child's tasks or data; past 8 kB it is
+    # stored compressed (and read back below, when the child's end resumes it).
+    stored = row(sessions, parent_id).state
+    assert stored[:1] == b"\x78" and len(stored) < 8192 < len(state_json(stored))
+    parent_state = json.loads(state_json(stored))
     specs = {t["task_spec"] for t in parent_state["tasks"].values()}
     assert "child_task" not in specs and not parent_state["subprocesses"]
     # camunda:in: only the mapped variables reach the child.

@@ -9,6 +9,7 @@ from conftest import CORPUS, FIXTURES
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
+from engine.core.calls import child_starts, pending_calls
 from engine.core.camunda_compat import (
     TranslationError,
     translate_feel,
@@ -364,8 +365,16 @@ def test_invoice_set_runs_to_the_approver() -> None:
     task.data["approved"] = False  # -> ${!approved} -> the review call activity
     task.run()
     workflow.do_engine_steps()
-    (task,) = workflow.get_tasks(state=TaskState.READY)
-    assert task.task_spec.bpmn_id == "assignReviewer"
+    # The call waits for the engine to start ReviewInvoice as an instance of its own, with the camunda:in variables.
+    (call,) = pending_calls(workflow)
+    assert (call.task_spec.bpmn_id, call.task_spec.spec) == ("reviewInvoice", "ReviewInvoice")
+    (child,) = child_starts(call, [], "INV-1", None)
+    assert (
+        set(child.data)
+        == {"invoiceDocument", "creditor", "amount", "invoiceCategory", "invoiceNumber"} & set(call.data)
+        and child.data["amount"] == 30
+    )
+    assert child.business_key == "INV-1/reviewInvoice"
 
 
 # --- lint ------------------------------------------------------------------------------------------------

@@ -208,3 +208,35 @@ def test_0003_drops_candidate_rows_that_repeat_the_lane_role_and_restores_them(t
             assert len(conn.execute(text(query)).all()) == 3  # the completed task gets none back
     finally:
         engine.dispose()
+
+
+def test_0004_links_called_instances_and_leaves_existing_ones_roots(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "calls.sqlite3"
+    url = f"sqlite:///{path}"
+    upgrade(url, "0003")
+    raw = sqlite3.connect(path)  # foreign keys off: an instance row without its definition is enough here
+    with raw:
+        raw.execute(
+            "INSERT INTO instance (id, definition_id, definition_key, status, version, started_at, state,"
+            " serializer_version) VALUES (1, 1, 'campaign_launch', 'running', 3, '2024-03-19', x'7b7d', '1.5')"
+        )
+    raw.close()
+    upgrade(url)
+    engine = make_engine(url)
+    query = "SELECT id, parent_id, root_id, parent_task_guid, call_element, call_index, output FROM instance"
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text(query)).all() == [(1, None, None, None, None, None, None)]
+        indexes = {i["name"] for i in inspect(engine).get_indexes("instance")}
+        assert {"ix_instance_parent", "ix_instance_root"} <= indexes
+        with engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0003")
+        columns = {c["name"] for c in inspect(engine).get_columns("instance")}
+        assert not columns & {"root_id", "parent_task_guid", "call_element", "call_index", "output"}
+        assert "parent_id" in columns  # SQLite keeps the (unused, nullable) column: see the migration
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT id, version FROM instance")).all() == [(1, 3)]
+    finally:
+        engine.dispose()

@@ -12,7 +12,14 @@ from api.v1.serialize import body, event_json, instance_json, page_args, task_js
 from engine.errors import ValidationError
 from engine.services.audit import events_for_instance
 from engine.services.instances import get_instance, start_instance
-from engine.services.views import definition_of, instances_page, open_tasks_of, task_views
+from engine.services.views import (
+    called_instances,
+    definition_of,
+    incidents_below,
+    instances_page,
+    open_tasks_of,
+    task_views,
+)
 
 bp = Blueprint("instances", __name__)
 
@@ -37,6 +44,13 @@ def _detail(instance_id: int) -> dict[str, Any]:
         check_instance(db, p, row)
         answer = instance_json(row, *definition_of(db, row)[1:])
         answer["open_tasks"] = [task_json(v) for v in task_views(db, ctx, visible_tasks(p, open_tasks_of(db, row.id)))]
+        scope = instance_scope(p)
+        answer["children"] = [instance_json(c) for c in called_instances(db, row.id, scope)]
+        answer["incidents_below"] = [
+            {"id": c.id, "definition": c.definition_key, "unit": c.unit_id, "incident": c.incident}
+            for c in incidents_below(db, row.id)
+            if scope is None or c.unit_id in scope
+        ]
     return answer
 
 

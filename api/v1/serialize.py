@@ -76,6 +76,9 @@ def instance_json(row: Instance, version: int | None = None, name: str | None = 
         "started_by": row.started_by,
         "ended_at": iso(row.ended_at),
         "incident": row.incident,
+        "parent": row.parent_id,
+        "root": row.root_id,
+        "call": {"element": row.call_element, "index": row.call_index} if row.parent_id is not None else None,
     }
 
 

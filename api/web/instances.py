@@ -10,7 +10,15 @@ from api.authz import check_instance, instance_scope, may_read_audit, require_us
 from api.context import engine_context, read_sessions
 from engine.services.audit import events_for_instance
 from engine.services.instances import get_instance
-from engine.services.views import definition_of, instances_page, open_tasks_of, task_views
+from engine.services.views import (
+    called_instances,
+    definition_of,
+    in_units,
+    incidents_below,
+    instances_page,
+    open_tasks_of,
+    task_views,
+)
 
 bp = Blueprint("instances", __name__)
 PAGE = 50
@@ -36,6 +44,20 @@ def show(instance_id: int) -> Any:
         definition = definition_of(db, row)
         open_tasks = task_views(db, ctx, visible_tasks(p, open_tasks_of(db, row.id)))
         audit = events_for_instance(db, row.id) if may_read_audit(p, row) else None
+        scope = instance_scope(p)
+        children = [(c, definition_of(db, c)) for c in called_instances(db, row.id, scope)]
+        stuck = [c for c in incidents_below(db, row.id) if scope is None or c.unit_id in scope]
+        parent = get_instance(db, row.parent_id) if row.parent_id is not None else None
+        if parent is not None and scope is not None and not in_units(db, parent.id, scope):
+            parent = None  # shown only to those who may open it
     return render_template(
-        "instance.html", user=p, instance=row, definition=definition, open_tasks=open_tasks, audit=audit
+        "instance.html",
+        user=p,
+        instance=row,
+        definition=definition,
+        open_tasks=open_tasks,
+        audit=audit,
+        children=children,
+        stuck=stuck,
+        parent=parent,
     )

@@ -96,6 +96,26 @@ def _in_units(unit_ids: set[str]) -> ColumnElement[bool]:
     return or_(Instance.unit_id.in_(unit_ids), has_work_there.exists())
 
 
+def called_instances(session: Session, instance_id: int, unit_ids: set[str] | None) -> list[Instance]:
+    """The instances this one's call activities started (one per unit's plan, dossier, meeting...), by call and
+    position; only those of ``unit_ids`` (as ``instances_page``) unless it is None."""
+    query = (
+        select(Instance)
+        .where(Instance.parent_id == instance_id)
+        .order_by(Instance.call_element, Instance.call_index, Instance.id)
+    )
+    if unit_ids is not None:
+        query = query.where(_in_units(unit_ids))
+    return list(session.scalars(query))
+
+
+def incidents_below(session: Session, instance_id: int) -> list[Instance]:
+    """Called instances (at any depth) stopped on an incident: they hold their caller's call activity up."""
+    from engine.services.calls import descendants
+
+    return descendants(session, instance_id, ("incident",))
+
+
 def in_units(session: Session, instance_id: int, unit_ids: set[str]) -> bool:
     """Is the instance one of these units': started for one of them, or giving (or having given) one of them work?
     (A province-wide campaign is the province's, and also each unit's that it asks for a plan.)"""
