@@ -43,6 +43,12 @@ class ValidationError(EngineError):
     code = "validation_error"
 
 
+class PayloadTooLargeError(EngineError):
+    """Submitted data is larger than the engine accepts at all (``details``: ``size_bytes``, ``limit_bytes``)."""
+
+    code = "payload_too_large"
+
+
 class ExpressionError(EngineError):
     """An expression or script was refused or failed; names the element and the expression."""
 

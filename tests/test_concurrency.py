@@ -71,7 +71,7 @@ def test_two_people_completing_different_tasks_of_one_instance_both_succeed(sess
             barrier.wait(timeout=10)
             try:
                 with s.begin():
-                    tasks.complete(s, ctx, task_id, user, {user.split(".")[0]: True})
+                    tasks.complete(s, ctx, task_id, user, {})  # the reports have no form: no data
             except Exception as err:  # any failure, a conflict included, fails the test below
                 errors.append(err)
 

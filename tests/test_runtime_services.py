@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import func, select
 
@@ -10,6 +12,7 @@ from engine.persistence.models import AuditEvent, HumanTask, Instance
 from engine.services import instances, tasks
 from engine.services.audit import verify
 from engine.services.context import EngineContext
+from engine.services.definitions import deploy
 from tests.engine_helpers import RUNTIME, deploy_files, make_org
 
 
@@ -288,7 +291,13 @@ def test_a_refused_completion_saves_nothing(sessions, ctx, plan):
 def test_a_gateway_no_condition_matches_is_an_incident_naming_it(sessions, ctx, clock):
     with sessions() as s, s.begin():
         make_org(s)
-        deploy_files(s, clock, RUNTIME / "plan_approval.bpmn")  # no forms: nothing checks "decision"
+        # Forms that declare the fields but leave their values open: nothing stops decision "maybe".
+        loose = {
+            "plan_draft.json": {"type": "object", "properties": {"title": {"type": "string"}}},
+            "plan_review.json": {"type": "object", "properties": {"decision": {"type": "string"}}},
+        }
+        files = [(n, json.dumps(f).encode()) for n, f in loose.items()]
+        deploy(s, [("plan_approval.bpmn", (RUNTIME / "plan_approval.bpmn").read_bytes()), *files], clock)
     iid = start_plan(sessions, ctx)
     with sessions() as s, s.begin():
         tasks.complete(s, ctx, only_open_task(sessions, iid).id, "an.officer", {"title": "Kế hoạch"})

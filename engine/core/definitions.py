@@ -112,7 +112,14 @@ def _attach_forms(check: FileCheck, index: dict[str, str], lines: dict[str, int]
     for task_id, raw in check.raw_form_keys.items():
         form_file = _resolve_form(raw, index)
         if form_file is None:
-            message = f"form key {raw!r} names no form file in the deployment; the task has no form"
+            meta = check.task_meta[task_id]
+            if meta.get("free_data"):
+                takes = "its completion may carry any data (freeData)"
+            elif meta.get("form_fields"):
+                takes = "its completion may carry only its camunda:formField fields"
+            else:
+                takes = "its completion may carry no data (deploy the form, or mark the task freeData)"
+            message = f"form key {raw!r} names no form file in the deployment; the task has no form: {takes}"
             problems.append(Problem(check.file, lines.get(task_id), task_id, message, "warning"))
         else:
             check.task_meta[task_id]["form_key"] = os.path.splitext(os.path.basename(form_file))[0]

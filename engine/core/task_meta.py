@@ -63,6 +63,33 @@ def properties(node: etree._Element) -> dict[str, str]:
     return found
 
 
+def form_data_fields(node: etree._Element) -> list[str]:
+    """The field ids of a Camunda generated form (``camunda:formData/camunda:formField``), in model order."""
+    found: list[str] = []
+    for ns in CAMUNDA_NAMESPACES:
+        for item in node.findall(f"{{{BPMN_NS}}}extensionElements/{{{ns}}}formData/{{{ns}}}formField"):
+            field_id = (item.get("id") or "").strip()
+            if field_id and field_id not in found:
+                found.append(field_id)
+    return found
+
+
+FREE_DATA = "freeData"  # the user task property that lets its completion write keys its form does not declare
+_TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0", "")
+
+
+def free_data(task: etree._Element, props: dict[str, str], check: Any) -> bool:
+    """Whether the model marks the task's form free (``freeData`` = ``true``); anything but true/false is refused."""
+    raw = props.get(FREE_DATA)
+    if raw is None:
+        return False
+    value = raw.strip().lower()
+    if value not in _TRUE + _FALSE:
+        check.add(task, f"property {FREE_DATA} must be true or false, not {raw!r}")
+        return False
+    return value in _TRUE
+
+
 def role_code(lane_id: str | None, lane_name: str | None) -> str | None:
     if lane_id and _ROLE_CODE.match(lane_id):
         return lane_id
@@ -160,4 +187,10 @@ def user_task_meta(task: etree._Element, check: Any, lanes: dict[str, etree._Ele
         "documentation": (doc.text or "").strip() if doc is not None else None,
         "instructions": spiff_extension(task, "instructionsForEndUser"),
     }
+    # Set only when present, so that models without them keep their content hash (and their version).
+    fields = form_data_fields(task)
+    if fields:
+        meta["form_fields"] = fields
+    if free_data(task, props, check):
+        meta["free_data"] = True
     return meta, form_key

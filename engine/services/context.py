@@ -13,6 +13,7 @@ from engine.clock import Clock
 from engine.core.business_calendar import BusinessCalendar, expression_functions
 from engine.core.connectors import ConnectorRegistry
 from engine.core.expressions import DEFAULT_FUNCTIONS, SafeScriptEngine
+from engine.core.forms import SubmissionLimits
 from engine.core.runtime import StateCodec, WorkflowRunner
 from engine.core.serialization import make_serializer
 from engine.services.calendar import load_calendar
@@ -28,6 +29,8 @@ class EngineContext:
     functions: dict[str, Any] = field(default_factory=dict)
     # Working days for deadlines; replace it (reload_calendar) after an admin changes an override.
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
+    # How large a person's submission may be (TDKT_MAX_SUBMISSION_BYTES, TDKT_MAX_FIELD_CHARS when it is built).
+    limits: SubmissionLimits = field(default_factory=SubmissionLimits.from_env)
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -2,6 +2,11 @@
 
 SpiffWorkflow's ``Task.run()`` checks nothing, so these do: only open tasks, only READY Spiff tasks, only by
 someone entitled, data valid against the form, and one winner when two people complete the same task at once.
+
+What a person submits (``complete``) may hold only the fields the task's form declares, within the size limits
+(``engine.core.forms``): everything else in the instance's data — lane owners, units, rules, deadlines — comes from
+the model, the process start and the services, never from a submission. ``complete_reserved`` is the other door:
+the service that owns a reserved task completes it with data it computed itself.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from sqlalchemy import String, bindparam, cast, literal, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from engine.core.forms import validate_submission
+from engine.core.forms import check_person_submission, check_size, form_fields, validate_submission
 from engine.core.runtime import find_task
 from engine.errors import ConflictError, NotFoundError, PermissionDeniedError
 from engine.persistence.models import AuditHead, HumanTask, Instance, Membership, TaskCandidate, User
@@ -249,8 +254,10 @@ RESERVED_FORM_KEYS: dict[str, str] = {
 def complete(
     session: Session, ctx: EngineContext, task_id: int, user_id: str, data: dict[str, Any] | None = None
 ) -> HumanTask:
-    """Complete a task with the form's data and run the instance to its next wait states, in one transaction."""
-    return complete_reserved(session, ctx, task_id, user_id, data, reserved=False)
+    """Complete a task with what a person submitted and run the instance to its next wait states, in one
+    transaction. The submission may hold only the form's declared fields (unless the task is free), within
+    ``ctx.limits``; anything else is refused (ValidationError, PayloadTooLargeError) with nothing changed."""
+    return _complete(session, ctx, task_id, user_id, data, by_person=True)
 
 
 def complete_reserved(
@@ -260,15 +267,33 @@ def complete_reserved(
     user_id: str,
     data: dict[str, Any] | None = None,
     *,
-    reserved: bool = True,
     events: list[dict[str, Any]] | None = None,
     loaded: LoadedInstance | None = None,
 ) -> HumanTask:
-    """``complete``, also for tasks with a reserved form key (for the service that owns them), with extra events.
+    """For the service that owns a reserved task (``RESERVED_FORM_KEYS``): complete it with data the service
+    computed (checked against the form's schema, not against what a person may submit), with extra events.
     ``loaded``: the instance as the caller restored it in this transaction (used when it is still current)."""
+    return _complete(session, ctx, task_id, user_id, data, by_person=False, events=events, loaded=loaded)
+
+
+def _complete(
+    session: Session,
+    ctx: EngineContext,
+    task_id: int,
+    user_id: str,
+    data: dict[str, Any] | None,
+    *,
+    by_person: bool,
+    events: list[dict[str, Any]] | None = None,
+    loaded: LoadedInstance | None = None,
+) -> HumanTask:
+    """``by_person``: ``data`` is a person's submission (form fields only, size limits, no reserved task);
+    otherwise it is a service's own data for a task it owns."""
     data = data or {}
+    if by_person and isinstance(data, dict):
+        check_size(data, ctx.limits)  # before anything is read: a huge submission costs no more than this
     row, instance, open_rows, head, own = _task_with_instance(session, task_id, user_id)
-    if not reserved and row.form_key in RESERVED_FORM_KEYS:
+    if by_person and row.form_key in RESERVED_FORM_KEYS:
         raise ConflictError(
             f"task {task_id} ({row.element_id}) cannot be completed with a form; use {RESERVED_FORM_KEYS[row.form_key]}"
         )
@@ -286,7 +311,11 @@ def complete_reserved(
         loaded = load_instance(session, ctx, row.instance_id, row=instance, open_tasks=open_rows)
         loaded.audit_head = head
     schema = loaded.definition.forms.get(row.form_key) if row.form_key else None
-    validate_submission(schema, data, row.form_key)
+    if by_person:
+        allowed = form_fields(schema, loaded.definition.task_meta.get(row.element_id), row.form_key)
+        check_person_submission(schema, data, allowed, ctx.limits, task=row.element_id)
+    else:
+        validate_submission(schema, data, row.form_key)
     task = find_task(loaded.workflow, row.task_guid)
     if task is None:
         raise ConflictError(f"task {task_id} no longer exists in instance {row.instance_id}")
