@@ -234,3 +234,15 @@ def test_two_children_ending_at_the_same_moment_resume_the_parent_exactly_once(s
     assert open_task(sessions, parent_id).element_id == "after_multi"
     with sessions() as s:
         assert instances.instance_data(s, ctx, parent_id)["results"] == ["SYT-done", "SGD-done"]
+
+
+def test_an_escalation_from_a_child_reaches_a_non_interrupting_boundary_event_and_the_call_still_completes(
+    sessions, ctx
+):
+    parent_id = start(sessions, ctx, "parent_escalation", unit_id="SYT")
+    [child] = children(sessions, parent_id)
+    complete(sessions, ctx, child.id, "an.officer")
+    with sessions() as s:
+        query = select(HumanTask.element_id).where(HumanTask.instance_id == parent_id, HumanTask.status == "open")
+        assert sorted(s.scalars(query)) == ["after_late", "notice_late"]
+    assert "call.event" in actions(sessions, parent_id)
