@@ -41,6 +41,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if not app.config.get("ENGINE_CONTEXT"):
         with sessions() as session, session.begin():
             ctx.reload_calendar(session)  # the admins' working-day overrides
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        # A request body may be a few times the largest submission (JSON escapes, indentation), no more: werkzeug
+        # answers 413 before reading it. The services measure the submission itself (ctx.limits).
+        app.config["MAX_CONTENT_LENGTH"] = 4 * ctx.limits.max_bytes + 65_536
     app.extensions["tdkt.engine"] = engine
     app.extensions["tdkt.sessions"] = sessions
     app.extensions["tdkt.read_sessions"] = make_session_factory(engine, read_only=True)

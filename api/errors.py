@@ -18,6 +18,7 @@ from engine.errors import (
     ExpressionError,
     IncidentError,
     NotFoundError,
+    PayloadTooLargeError,
     PermissionDeniedError,
     ValidationError,
 )
@@ -27,6 +28,7 @@ STATUS: list[tuple[type[EngineError], int]] = [
     (PermissionDeniedError, 403),
     (ConflictError, 409),
     (ValidationError, 422),
+    (PayloadTooLargeError, 413),
     (DefinitionError, 422),
     (ExpressionError, 422),
     (IncidentError, 409),

@@ -11,6 +11,7 @@ Whatever the person typed is shown again after an error, so nothing is lost.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,12 +108,25 @@ def build_fields(
     return found
 
 
+_TOO_LONG = re.compile(r"^longer than (\d+) characters$")
+
+
+def _translated(message: str) -> str:
+    """The engine's field messages the UI words itself; any other message as the engine gave it."""
+    if message == "required":
+        return t("field_required")
+    if message.startswith("not a field"):
+        return t("field_not_in_form")
+    too_long = _TOO_LONG.match(message)
+    return t("field_too_long", limit=too_long.group(1)) if too_long else message
+
+
 def attach_errors(fields: list[FormField], errors: dict[str, str]) -> list[str]:
     """Put each error on the field its path names (or a parent of it); returns those no field takes."""
     by_path = {f.path: f for f in fields}
     left = []
     for path, message in errors.items():
-        text = t("field_required") if message == "required" else message
+        text = _translated(message)
         parts = path.split("/")
         prefixes = ("/".join(parts[:n]) for n in range(len(parts), 0, -1))
         target = next((by_path[p] for p in prefixes if p in by_path), None)

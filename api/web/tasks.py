@@ -10,7 +10,7 @@ from api.authz import require_user, visible_task
 from api.context import engine_context, read_sessions, sessions
 from api.i18n import t
 from api.web.forms import attach_errors, build_fields, parse_fields
-from engine.errors import ConflictError, ValidationError
+from engine.errors import ConflictError, PayloadTooLargeError, ValidationError
 from engine.persistence.models import HumanTask
 from engine.services import tasks
 from engine.services.tasks import RESERVED_FORM_KEYS
@@ -68,6 +68,9 @@ def submit(task_id: int) -> Any:
                 tasks.complete(db, engine_context(), task_id, p.user_id, data)
         except ValidationError as err:
             problems = dict(err.details.get("fields") or {"(form)": err.message})
+        except PayloadTooLargeError as err:  # the form is shown again as typed, with the limit above it
+            flash(t("form_too_large", limit=err.details.get("limit_bytes", "?")), "error")
+            return _render(view, schema, fields, [], 413)
         except ConflictError as err:
             flash(err.message, "error")
             return redirect(url_for("web.tasks.inbox"))
