@@ -41,9 +41,9 @@ HEADLINE = (
 )
 WARM_UP = 3
 PARTS = ("service", "http", "scale", "timers", "soak", "province")  # service = floor + engine per workload
-# --quick leaves the province simulation out: while a campaign is one SpiffWorkflow instance, a step at 150 units
-# costs about half a second and even a quarter takes far longer than a quick run. --quick --only province runs it
-# on the shorter range (19/3 to 30/6).
+# --quick leaves the province simulation out: even with called processes as instances of their own, 19/3 to 30/6
+# at 7, 50 and 150 units takes about a minute, as long as the rest of the quick run. --quick --only province runs
+# it on that shorter range.
 QUICK_PARTS = ("service", "http", "scale", "timers", "soak")
 SQLITE_ONLY_PARTS = {"timers", "soak", "province"}
 
