@@ -19,6 +19,7 @@ from engine.errors import ValidationError
 from engine.persistence.models import AuditEvent, HumanTask, Instance, Membership, OrgUnit, Role, User
 from engine.services import instances, tasks
 from engine.services.audit import verify
+from engine.services.calls import descendants
 from engine.services.context import EngineContext
 from tests.conftest import CORPUS, FIXTURES
 from tests.engine_helpers import deploy_files
@@ -67,10 +68,11 @@ def invoice(sessions, clock):
 
 
 def open_tasks(sessions, iid):
+    """Open tasks of the invoice and of the ReviewInvoice instance its call activity starts."""
     with sessions() as s:
-        return list(
-            s.scalars(select(HumanTask).where(HumanTask.instance_id == iid, HumanTask.status.in_(("open", "claimed"))))
-        )
+        tree = [iid, *(r.id for r in descendants(s, iid))]
+        query = select(HumanTask).where(HumanTask.instance_id.in_(tree), HumanTask.status.in_(("open", "claimed")))
+        return list(s.scalars(query))
 
 
 def one(sessions, iid, element_id):
