@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.bench.floor import state_io
 from engine.bench.workloads import HUMAN, Workload
 from engine.clock import ManualClock
+from engine.core.bpmn_parser import InProcessCallsParser
 from engine.core.definitions import ProcessBundle, parse_files
 from engine.core.runtime import find_task
 from engine.core.spiff_clock import using_clock
@@ -247,7 +248,9 @@ class _FloorCouncil:
 
 
 def _bundle(workload: Workload) -> ProcessBundle:
-    return next(b for b in parse_files(workload.files).bundles if b.key == workload.key)
+    # The floor: plain SpiffWorkflow, its call activities inside the one workflow (as SpiffWorkflow runs them).
+    bundles = parse_files(workload.files, parser_class=InProcessCallsParser).bundles
+    return next(b for b in bundles if b.key == workload.key)
 
 
 def run_nomination_floor(workload: Workload, instances: int, *, with_spec: bool = True) -> dict[str, Any]:
@@ -334,10 +337,12 @@ class _Step:
 
 
 def _next_step(session: Session, ctx: EngineContext, instance_id: int) -> _Step | None:
-    """The instance's first open task, who does it, its data (what their form would show); None when none."""
+    """The first open task of the instance or of the instances it called (dossiers, the Council meeting), who
+    does it, its data (what their form would show); None when none."""
+    tree = select(Instance.id).where((Instance.id == instance_id) | (Instance.root_id == instance_id))
     row = session.scalars(
         select(HumanTask)
-        .where(HumanTask.instance_id == instance_id, HumanTask.status.in_(OPEN))
+        .where(HumanTask.instance_id.in_(tree.scalar_subquery()), HumanTask.status.in_(OPEN))
         .order_by(HumanTask.id)
         .limit(1)
     ).first()
@@ -352,7 +357,7 @@ def _next_step(session: Session, ctx: EngineContext, instance_id: int) -> _Step 
         if not people:
             raise RuntimeError(f"nobody holds {row.role_id} in {row.unit_id} for {row.element_id}")
         user = people[0]
-    task = find_task(load_instance(session, ctx, instance_id).workflow, row.task_guid)
+    task = find_task(load_instance(session, ctx, row.instance_id).workflow, row.task_guid)
     data = dict(task.data) if task is not None else {}
     members = council_meeting.council_members(session, row.unit_id) if row.form_key == "council_attendance" else []
     return _Step(row.id, row.form_key, user, data, members)

@@ -103,7 +103,7 @@ def make_template(sessions: sessionmaker[Session]) -> Template:
         with sessions() as s, s.begin():
             task = s.scalar(select(HumanTask.id).where(HumanTask.instance_id == done, HumanTask.status == "open"))
             assert task is not None, f"template step {step} has no open task"
-            task_service.complete(s, ctx, task, user_id(role, 0), {"approved": True, "comment": "Đồng ý đề nghị"})
+            task_service.complete(s, ctx, task, user_id(role, 0), {})  # no form: no data
     tasks, events = [], []
     with sessions() as s, s.begin():
         for kind, iid in (("finished", done), ("running", running)):

@@ -84,7 +84,7 @@ def camunda_workloads(names: set[str] | None = None) -> list[Workload]:
                 key=name,
                 files=[(file, xml.encode())],
                 step=step,
-                submit={"ok": True} if step == HUMAN else {},
+                submit={},  # the models' tasks have no form: a person's completion may write nothing
                 note=_BOUNDARY_NOTE if name.startswith("boundary") else None,
             )
         )

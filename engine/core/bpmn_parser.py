@@ -147,3 +147,13 @@ class TdktParser(SpiffBpmnParser):  # type: ignore[misc]
 
     def get_engine(self, decision_ref: str, node: Any) -> Any:  # SpiffWorkflow's DMN engine is never used
         raise ValidationException("SpiffWorkflow DMN engine is not used", node=node)
+
+
+class InProcessCallsParser(TdktParser):
+    """Call activities as SpiffWorkflow runs them, inside the caller's own workflow. The engine never uses it: it is
+    the benchmark floor's, "plain SpiffWorkflow running the same model in memory"."""
+
+    OVERRIDE_PARSER_CLASSES = {
+        **TdktParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("callActivity"): SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("callActivity")],
+    }

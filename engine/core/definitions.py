@@ -156,10 +156,11 @@ def _hash(key: str, spec_json: str, meta: dict[str, Any], forms: dict[str, Any],
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def parse_files(files: list[tuple[str, bytes]]) -> ParseResult:
-    """Parse the file set; never raises for bad content."""
+def parse_files(files: list[tuple[str, bytes]], *, parser_class: type[TdktParser] = TdktParser) -> ParseResult:
+    """Parse the file set; never raises for bad content. ``parser_class``: the benchmark's floor runs the same
+    models with SpiffWorkflow's own call activities (``bpmn_parser.InProcessCallsParser``)."""
     problems: list[Problem] = []
-    parser = TdktParser()
+    parser = parser_class()
     texts: dict[str, str] = {}
     checks: list[FileCheck] = []
     decision_files: dict[str, str] = {}
