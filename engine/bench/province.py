@@ -10,7 +10,8 @@ by default) a fresh SQLite database in a temporary folder gets the province orga
   against the smallest (``province_p50_ratio_150_vs_7``): a completion should not cost more because the campaign
   has more units;
 - the biggest saved state of any instance (``max(length(state))`` of the instance table at the end of every
-  simulated day): its bytes, its process and the day;
+  simulated day): its bytes, its process and the day; and the biggest JSON behind the twenty biggest stored states
+  (a state over 8 kB is stored zlib-compressed), ``max_state_json_bytes``;
 - the wall time of the simulated days (what the daily state sampling took is left out).
 """
 
@@ -29,6 +30,7 @@ from engine.bench import report
 from engine.bench.database import bench_database
 from engine.bench.nomination import model_files
 from engine.clock import ManualClock
+from engine.core.runtime import state_json
 from engine.persistence.db import make_session_factory
 from engine.persistence.models import Instance
 from engine.services.context import EngineContext
@@ -91,6 +93,7 @@ def run_province(
         "runs": runs,
         "p50_ratio": report.ratio({"median_ms": large["p50_ms"]}, {"median_ms": small["p50_ms"]}),
         "max_state_bytes": large["max_state_bytes"],
+        "max_state_json_bytes": large["max_state_json_bytes"],
         "year_s": large["year_s"],
     }
 
@@ -105,16 +108,22 @@ def run_size(campaign: CampaignConfig, rule_sets: list[RuleSet], start: date, un
             load_org_file(s, ORG_FILE, clock, actor="bench")
             deploy(s, model_files(), clock, actor="bench")
             ctx.reload_calendar(s)
-        biggest: dict[str, Any] = {"bytes": 0, "key": None, "day": None}
+        biggest: dict[str, Any] = {"bytes": 0, "key": None, "day": None, "raw": 0, "raw_key": None}
         sampling = [0.0]
 
         def sample(today: date) -> None:
+            # Stored bytes (a state over 8 kB is stored compressed, engine/core/runtime.py) and, for the biggest
+            # stored ones, their JSON before compression.
             t0 = time.perf_counter()
             size = func.length(Instance.state)
             with sessions() as s:
-                row = s.execute(select(Instance.definition_key, size).order_by(size.desc()).limit(1)).first()
-            if row is not None and row[1] > biggest["bytes"]:
-                biggest.update(bytes=int(row[1]), key=row[0], day=today.isoformat())
+                rows = s.execute(select(Instance.definition_key, size, Instance.state).order_by(size.desc()).limit(20))
+                for n, (key, stored, state) in enumerate(rows):
+                    if n == 0 and stored > biggest["bytes"]:
+                        biggest.update(bytes=int(stored), key=key, day=today.isoformat())
+                    raw = len(state_json(state))
+                    if raw > biggest["raw"]:
+                        biggest.update(raw=raw, raw_key=key)
             sampling[0] += time.perf_counter() - t0
 
         times: list[float] = []
@@ -138,6 +147,8 @@ def run_size(campaign: CampaignConfig, rule_sets: list[RuleSet], start: date, un
         "max_state_bytes": biggest["bytes"],
         "max_state_key": biggest["key"],
         "max_state_day": biggest["day"],
+        "max_state_json_bytes": biggest["raw"],
+        "max_state_json_key": biggest["raw_key"],
         "instances": instances,
         "errors": len(simulation.errors),
         "first_errors": simulation.errors[:3],

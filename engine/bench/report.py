@@ -153,7 +153,8 @@ def province_line(run: dict[str, Any], province: dict[str, Any]) -> str:
     return (
         f"province {run['units']:>4} units, {province['from']} .. {province['until']}: {run['completions']:,}"
         f" completions, p50 {_fmt(run['p50_ms'], '.1f')} ms, p99 {_fmt(run['p99_ms'], '.1f')} ms,"
-        f" {run['year_s']:.1f} s, biggest state {run['max_state_bytes']:,} B ({run['max_state_key']})"
+        f" {run['year_s']:.1f} s, biggest state {run['max_state_bytes']:,} B ({run['max_state_key']};"
+        f" {run.get('max_state_json_bytes') or 0:,} B of JSON before compression)"
     )
 
 
