@@ -246,3 +246,20 @@ def test_an_escalation_from_a_child_reaches_a_non_interrupting_boundary_event_an
         query = select(HumanTask.element_id).where(HumanTask.instance_id == parent_id, HumanTask.status == "open")
         assert sorted(s.scalars(query)) == ["after_late", "notice_late"]
     assert "call.event" in actions(sessions, parent_id)
+
+
+def test_children_that_end_in_the_step_that_starts_them_hand_their_outputs_back_at_once(sessions, ctx):
+    parent_id = start(sessions, ctx, "parent_instant", units=["SYT", "SGD", "TINH"])
+    assert [k.status for k in children(sessions, parent_id)] == ["completed"] * 3
+    assert open_task(sessions, parent_id).element_id == "after_instant"
+    with sessions() as s:
+        assert instances.instance_data(s, ctx, parent_id)["scores"] == [30, 30, 40]
+    assert actions(sessions, parent_id).count("call.completed") == 1
+
+
+def test_a_call_over_an_empty_collection_completes_at_once(sessions, ctx):
+    parent_id = start(sessions, ctx, "parent_instant", units=[])
+    assert children(sessions, parent_id) == []
+    assert open_task(sessions, parent_id).element_id == "after_instant"
+    with sessions() as s:
+        assert instances.instance_data(s, ctx, parent_id)["scores"] == []

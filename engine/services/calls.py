@@ -279,21 +279,25 @@ def child_ended(
     """A called instance ended (``status``) or threw errors/escalations (``thrown``): tell its parent."""
     row = child.row
     parent_id = row.parent_id
-    if parent_id is None or parent_id in _stepping(session):
-        return  # the parent is being stepped right now: it looks at its children itself before it saves
+    if parent_id is None:
+        return
+    stepping = parent_id in _stepping(session)  # the parent's step is under way: it settles its calls itself
     parent_row = session.get(
-        Instance, parent_id, with_for_update=session.get_bind().dialect.name == "postgresql", populate_existing=True
+        Instance,
+        parent_id,
+        with_for_update=not stepping and session.get_bind().dialect.name == "postgresql",
+        populate_existing=not stepping,
     )
     if parent_row is None:
         return
     parent_definition = load_definition(session, parent_row.definition_id)
     spec = parent_definition.call_spec(row.call_element or "")
-    if status == "completed" and spec is not None:
+    if status == "completed" and spec is not None:  # the output first: a parent mid-step collects it right after
         workflow = child.workflow
         final = dict(workflow.last_task.data) if workflow.last_task is not None else dict(workflow.data)
         output = json_safe(child_output(ctx.script_engine, spec, child.definition.data_names("outputs"), final))
         session.execute(update(Instance).where(Instance.id == row.id).values(output=output))
-    if parent_row.status != "running":
+    if stepping or parent_row.status != "running":
         return  # a suspended or failed parent settles its calls when it is resumed or retried
     if not thrown and _running_children(session, parent_id, row.parent_task_guid or ""):
         return
