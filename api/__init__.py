@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, jsonify
 
 from api.errors import register_error_handlers
+from api.hardening import harden, max_request_bytes
 from api.i18n import format_date, format_datetime, remember_language, t, template_globals
 from api.security import configure_cookies, csrf_token, require_json, secret_key
 from engine.clock import SystemClock
@@ -22,6 +23,7 @@ from engine.services.context import EngineContext
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    harden(app)
     app.config.from_mapping(DATABASE_URL=None, JSON_AS_ASCII=False)
     configure_cookies(app)
     if test_config:
@@ -44,7 +46,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         # A request body may be a few times the largest submission (JSON escapes, indentation), no more: werkzeug
         # answers 413 before reading it. The services measure the submission itself (ctx.limits).
-        app.config["MAX_CONTENT_LENGTH"] = 4 * ctx.limits.max_bytes + 65_536
+        app.config["MAX_CONTENT_LENGTH"] = max_request_bytes(4 * ctx.limits.max_bytes + 65_536)
     app.extensions["tdkt.engine"] = engine
     app.extensions["tdkt.sessions"] = sessions
     app.extensions["tdkt.read_sessions"] = make_session_factory(engine, read_only=True)

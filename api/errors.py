@@ -51,7 +51,12 @@ def _body(code: str, message: str, details: dict[str, Any] | None = None) -> dic
 
 
 def _is_web() -> bool:
-    return (request.blueprint or "").startswith("web")
+    """A web page's error, or one for a browser asking for a URL that is no route (outside /api/)."""
+    if (request.blueprint or "").startswith("web"):
+        return True
+    if request.blueprint is None and not request.path.startswith("/api/"):
+        return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
+    return False
 
 
 def _page(status: int, code: str, message: str) -> Any:
