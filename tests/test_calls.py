@@ -263,3 +263,18 @@ def test_a_call_over_an_empty_collection_completes_at_once(sessions, ctx):
     assert open_task(sessions, parent_id).element_id == "after_instant"
     with sessions() as s:
         assert instances.instance_data(s, ctx, parent_id)["scores"] == []
+
+
+def test_a_camunda_8_call_activity_maps_its_data_with_zeebe_io_mappings(sessions, ctx):
+    parent_id = start(sessions, ctx, "zeebe_order", amount=60, note="kept by the parent")
+    [child] = children(sessions, parent_id)
+    assert (child.definition_key, child.unit_id) == ("zeebe_review", "SYT")
+    with sessions() as s:
+        child_data = instances.instance_data(s, ctx, child.id)
+    assert (child_data["total"], child_data["amount"], child_data["note"]) == (120, 60, "kept by the parent")
+    complete(sessions, ctx, child.id, "an.officer")
+    assert open_task(sessions, parent_id).element_id == "zo_after"
+    with sessions() as s:
+        data = instances.instance_data(s, ctx, parent_id)
+    assert data["review_verdict"] == "ok"  # the zeebe:output
+    assert "noise" not in data and "total" not in data  # propagateAllChildVariables="false", outputs given

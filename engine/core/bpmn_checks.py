@@ -23,6 +23,7 @@ from engine.core.task_meta import (
     lane_index,
     spiff_extension,
     user_task_meta,
+    zeebe,
 )
 from engine.errors import Problem
 
@@ -205,7 +206,9 @@ def _prepare_flow_nodes(root: etree._Element, check: FileCheck) -> None:
         else:
             check.decision_refs.append((task.get("id"), ref, task.sourceline))
     for call in root.iter(_q("callActivity")):
-        called = call.get("calledElement")
+        called = call.get("calledElement") or zeebe(call, "calledElement", "processId")
+        if called and not call.get("calledElement") and not is_juel(called):
+            call.set("calledElement", called)  # Camunda 8 names the called process in zeebe:calledElement
         if not called:
             check.add(call, "call activity has no calledElement: set it to the id of the process to call")
         elif is_juel(called):

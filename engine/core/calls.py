@@ -12,6 +12,8 @@ children (``waiting``) -> the last child ends -> ``apply_outputs`` (``done``, RE
 Data mapping, in this order:
 - Camunda 7 ``camunda:in`` / ``camunda:out`` (``source``/``target``, ``sourceExpression``, ``variables="all"``,
   ``businessKey`` on ``camunda:in``);
+- Camunda 8 ``zeebe:ioMapping`` inputs / outputs with ``zeebe:calledElement``'s propagate flags (Zeebe's rules:
+  everything in and out unless told otherwise; outputs given, only those come back);
 - otherwise the called process's ``ioSpecification`` data inputs / outputs (SpiffWorkflow's rule);
 - otherwise SpiffArena's default: every variable in, every variable out.
 A multi-instance call gives each child the item as its ``inputDataItem`` and collects each child's
@@ -42,8 +44,8 @@ from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine.core.camunda_compat import TranslationError, is_juel, translate_juel
-from engine.core.task_meta import BPMN_NS, CAMUNDA_NAMESPACES, camunda, properties
+from engine.core.camunda_compat import TranslationError, is_juel, translate_feel, translate_juel
+from engine.core.task_meta import BPMN_NS, CAMUNDA_NAMESPACES, ZEEBE_NS, camunda, properties
 from engine.errors import ExpressionError
 
 __all__ = [
@@ -109,6 +111,35 @@ class CallMapping:
                 )
         return found, business_key
 
+    @staticmethod
+    def parse_zeebe(node: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Camunda 8's ``zeebe:ioMapping`` and ``zeebe:calledElement`` flags as the same plain mappings.
+
+        Zeebe passes every variable to the child unless ``propagateAllParentVariables="false"``, and back every
+        child variable unless output mappings are given or ``propagateAllChildVariables="false"``. A mapping's
+        ``source`` is FEEL after ``=``, else a literal text.
+        """
+        ext = f"{{{BPMN_NS}}}extensionElements/{{{ZEEBE_NS}}}"
+        called = node.find(f"{ext}calledElement")
+        flags = called.attrib if called is not None else {}
+
+        def mapped(tag: str) -> list[dict[str, Any]]:
+            found = []
+            for element in node.findall(f"{ext}ioMapping/{{{ZEEBE_NS}}}{tag}"):
+                source = (element.get("source") or "").strip()
+                expression = translate_feel(source[1:]) if source.startswith("=") else repr(source)
+                found.append({"expression": expression, "target": element.get("target") or ""})
+            return found
+
+        ins, outs = mapped("input"), mapped("output")
+        if called is None and not ins and not outs:
+            return [], []  # not a Camunda 8 call activity
+        if flags.get("propagateAllParentVariables", "true") != "false":
+            ins = [{"all": True}, *ins]
+        if not outs:
+            outs = [{"all": True}] if flags.get("propagateAllChildVariables", "true") != "false" else [{"none": True}]
+        return ins, outs
+
 
 def _data_name(ref: Any) -> str | None:
     if ref is None:
@@ -173,11 +204,13 @@ class ExternalCallParser(CallActivityParser):  # type: ignore[misc]
         outs, _ = CallMapping.parse(self.node, "out")
         props = properties(self.node)
         try:
+            if not ins and not outs:
+                ins, outs = CallMapping.parse_zeebe(self.node)
             unit = _expression(props.get("unit"))
             if props.get("businessKey"):
                 business_key = _expression(props["businessKey"])
         except TranslationError as err:
-            self.raise_validation_exception(f"call activity property: {err}")
+            self.raise_validation_exception(f"call activity mapping or property: {err}")
         return ExternalCall(
             self.spec,
             self.bpmn_id,
