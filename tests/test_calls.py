@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -16,6 +17,7 @@ from engine.services import instances, tasks
 from engine.services.audit import verify
 from engine.services.calls import descendants
 from engine.services.context import EngineContext
+from engine.services.timers import fire_due_timers
 from tests.conftest import FIXTURES
 from tests.engine_helpers import deploy_files, make_org
 
@@ -278,3 +280,21 @@ def test_a_camunda_8_call_activity_maps_its_data_with_zeebe_io_mappings(sessions
         data = instances.instance_data(s, ctx, parent_id)
     assert data["review_verdict"] == "ok"  # the zeebe:output
     assert "noise" not in data and "total" not in data  # propagateAllChildVariables="false", outputs given
+
+
+def test_a_call_inside_an_embedded_subprocess_waits_and_resumes_it(sessions, ctx):
+    parent_id = start(sessions, ctx, "parent_nested", unit_id="SYT")
+    [child] = children(sessions, parent_id)
+    assert child.call_element == "n_call"
+    complete(sessions, ctx, child.id, "an.officer")
+    assert open_task(sessions, parent_id).element_id == "n_after"
+
+
+def test_a_timer_that_interrupts_the_subprocess_cancels_the_child_it_was_waiting_for(sessions, ctx, clock):
+    parent_id = start(sessions, ctx, "parent_nested", unit_id="SYT")
+    [child] = children(sessions, parent_id)
+    clock.advance(timedelta(days=11))
+    assert fire_due_timers(sessions, ctx, owner="test") == 1
+    assert open_task(sessions, parent_id).element_id == "n_too_late"
+    assert row(sessions, child.id).status == "cancelled"
+    assert "call.abandoned" in actions(sessions, parent_id)
