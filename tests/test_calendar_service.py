@@ -14,7 +14,14 @@ from sqlalchemy import select
 from engine.errors import ValidationError
 from engine.persistence.models import AuditEvent
 from engine.services.audit import verify
-from engine.services.calendar import calendar_stamp, list_overrides, load_calendar, remove_day, set_day
+from engine.services.calendar import (
+    calendar_stamp,
+    list_overrides,
+    load_calendar,
+    parse_notices,
+    remove_day,
+    set_day,
+)
 from engine.services.context import EngineContext
 
 TDKT = str(Path(sys.executable).parent / "tdkt")
@@ -110,3 +117,35 @@ def test_cli_bad_arguments(tmp_path: Path, args: tuple[str, ...], named: str) ->
     result = _tdkt(*args, db=tmp_path / "bad.sqlite3")
     assert result.returncode == 2
     assert f"Error: {named}:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_2026_new_year_swap_ships_with_the_code(sessions, clock) -> None:
+    """Notice 12729/VPCP-KGVX: Friday 2/1/2026 off, Saturday 10/1/2026 worked (rules/calendar.yaml)."""
+    with sessions() as s:
+        cal = load_calendar(s)  # an empty database: the shipped notices alone
+    assert not cal.is_working_day(date(2026, 1, 2)) and cal.is_working_day(date(2026, 1, 10))
+    assert cal.add_working_days(date(2025, 12, 31), 2) == date(2026, 1, 6)
+    assert "12729/VPCP-KGVX" in (cal.name_of(date(2026, 1, 2)) or "")
+    assert EngineContext(clock=clock).calendar.add_working_days(date(2025, 12, 31), 2) == date(2026, 1, 6)
+    # Vietnam Culture Day: the package's answer (a day off) stands, documented as unconfirmed
+    assert not cal.is_working_day(date(2026, 11, 24)) and date(2026, 11, 24) not in cal.overrides
+    with sessions() as s, s.begin():
+        set_day(s, clock, date(2026, 1, 2), True, "admin")  # an admin override still wins
+        cal = load_calendar(s)
+    assert cal.is_working_day(date(2026, 1, 2)) and cal.name_of(date(2026, 1, 2)) == "Ngày làm việc (điều chỉnh)"
+
+
+def test_the_notices_file_is_checked() -> None:
+    assert parse_notices({"notices": []}) == ({}, {})
+    for bad in ({}, {"notices": [{"day": "2026-01-02"}]}, {"notices": [{"day": date(2026, 1, 2)}]}):
+        with pytest.raises(ValidationError, match="notice"):
+            parse_notices(bad)
+    twice = {"notices": [{"day": date(2026, 1, 2), "working": False}] * 2}
+    with pytest.raises(ValidationError, match="twice"):
+        parse_notices(twice)
+
+
+def test_cli_counts_the_2026_swap(tmp_path: Path) -> None:
+    result = _tdkt("add", "2025-12-31", "2", db=tmp_path / "swap.sqlite3")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "2026-01-06\n"

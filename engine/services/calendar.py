@@ -1,8 +1,12 @@
-"""The business calendar with the admin's overrides from the database, and changing an override (audited)."""
+"""The business calendar: the state's notices shipped in rules/calendar.yaml, under the admin's overrides from the
+database (which win), and changing an override (audited)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -12,12 +16,54 @@ from engine.core.business_calendar import BusinessCalendar
 from engine.errors import ValidationError
 from engine.persistence.models import CalendarOverride
 from engine.services.audit import append_event
+from engine.services.data_files import read_yaml
+
+# The state's notices the holidays package lags behind on (rules/calendar.yaml): shipped data, read, never stored.
+NOTICES_FILE = Path(__file__).resolve().parents[2] / "rules" / "calendar.yaml"
+
+
+def parse_notices(raw: Any, source: str = "calendar") -> tuple[dict[date, bool], dict[date, str]]:
+    """(day -> working, day -> note) from the parsed notices file; entries marked ``confirmed: false`` only note."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("notices"), list):
+        raise ValidationError(f"{source}: expected a mapping with a 'notices' list")
+    days: dict[date, bool] = {}
+    notes: dict[date, str] = {}
+    for index, entry in enumerate(raw["notices"]):
+        where = f"{source}: notices[{index}]"
+        day = entry.get("day") if isinstance(entry, dict) else None
+        if isinstance(day, datetime) or not isinstance(day, date) or not isinstance(entry.get("working"), bool):
+            raise ValidationError(f"{where}: each notice needs 'day' (YYYY-MM-DD) and 'working' (true/false)")
+        if day in days or day in notes:
+            raise ValidationError(f"{where}: {day.isoformat()} is listed twice")
+        if entry.get("confirmed", True) is not False:
+            days[day] = entry["working"]
+        if entry.get("note"):
+            notes[day] = str(entry["note"])
+    return days, notes
+
+
+@lru_cache(maxsize=4)
+def state_notices(path: Path = NOTICES_FILE) -> tuple[dict[date, bool], dict[date, str]]:
+    """The shipped notices (read once per process); no file, no notices."""
+    if not path.exists():
+        return {}, {}
+    return parse_notices(read_yaml(path, "calendar"), str(path))
+
+
+def shipped_calendar() -> BusinessCalendar:
+    """The public calendar with the state's shipped notices, before any admin override."""
+    days, notes = state_notices()
+    return BusinessCalendar(days, notes)
 
 
 def load_calendar(session: Session) -> BusinessCalendar:
-    """A calendar carrying every override stored (a few rows a year, so all of them)."""
+    """The shipped notices under every override stored (a few rows a year, so all of them): an override wins."""
+    days, notes = state_notices()
     rows = session.execute(select(CalendarOverride.day, CalendarOverride.working, CalendarOverride.note)).all()
-    return BusinessCalendar({r.day: r.working for r in rows}, {r.day: r.note for r in rows if r.note})
+    stored = {r.day: r.working for r in rows}
+    # A day the admin set shows the admin's note (or none), not the notice's.
+    shown = {d: n for d, n in notes.items() if d not in stored}
+    return BusinessCalendar({**days, **stored}, {**shown, **{r.day: r.note for r in rows if r.note}})
 
 
 def list_overrides(session: Session, year: int | None = None) -> list[CalendarOverride]:

@@ -16,7 +16,7 @@ from engine.core.expressions import DEFAULT_FUNCTIONS, SafeScriptEngine
 from engine.core.forms import SubmissionLimits
 from engine.core.runtime import StateCodec, WorkflowRunner
 from engine.core.serialization import make_serializer
-from engine.services.calendar import load_calendar
+from engine.services.calendar import load_calendar, shipped_calendar
 
 
 @dataclass
@@ -28,7 +28,7 @@ class EngineContext:
     # Extra functions for expressions, on top of the default set and the clock-bound ones.
     functions: dict[str, Any] = field(default_factory=dict)
     # Working days for deadlines; replace it (reload_calendar) after an admin changes an override.
-    calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
+    calendar: BusinessCalendar = field(default_factory=shipped_calendar)
     # How large a person's submission may be (TDKT_MAX_SUBMISSION_BYTES, TDKT_MAX_FIELD_CHARS when it is built).
     limits: SubmissionLimits = field(default_factory=SubmissionLimits.from_env)
 
