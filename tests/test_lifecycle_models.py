@@ -110,11 +110,11 @@ def test_forms_have_vietnamese_titles_and_file_fields_follow_the_convention():
 def test_rules_in_force_by_date():
     assert rules_in_force(RULES, date(2024, 3, 19)).version == "2024.1"
     assert rules_in_force(RULES, date(2025, 6, 30)).version == "2024.1"
-    assert rules_in_force(RULES, date(2025, 7, 1)).version == "2025.7"
+    assert rules_in_force(RULES, date(2025, 7, 1)).version == "2025.2"
     with pytest.raises(NotFoundError):
         rules_in_force(RULES, date(2023, 12, 31))
     data = start_data(RULES, date(2025, 8, 1))
-    assert (data["rules_version"], data["rules_date"]) == ("2025.7", "2025-08-01")
+    assert (data["rules_version"], data["rules_date"]) == ("2025.2", "2025-08-01")
     assert data["rules"]["periodic"]["months"] == [6, 12]
     json.dumps(data)  # copied into instance data as is
 

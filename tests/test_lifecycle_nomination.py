@@ -33,15 +33,30 @@ from tests.test_lifecycle_helpers import (
 )
 
 DOCS = {"to_trinh": "files/tt.pdf", "bao_cao_thanh_tich": "files/bc.pdf", "bien_ban_binh_xet": "files/bb.pdf"}
-ELIGIBLE = {"name": "Vũ Thị Nga", "kind": "individual", "award": "bang_khen_chu_tich", "disciplined": False}
+ELIGIBLE = {  # Bằng khen (Law Art. 74): an outstanding achievement is one of its ways in
+    "name": "Vũ Thị Nga",
+    "kind": "individual",
+    "award": "bang_khen_chu_tich",
+    "disciplined": False,
+    "outstanding_achievement": True,
+}
 INELIGIBLE = {  # Chiến sĩ thi đua cấp tỉnh needs three consecutive years of CSTĐ cơ sở: this one has two
     "name": "Hoàng Minh Đức",
     "kind": "individual",
     "award": "chien_si_thi_dua_tinh",
     "has_initiative": True,
+    "initiative_provincial": True,
     "titles": [{"year": 2024, "title": "chien_si_thi_dua_co_so"}, {"year": 2023, "title": "chien_si_thi_dua_co_so"}],
 }
-COLLECTIVE = {"name": "Khoa Nội", "kind": "collective", "award": "tap_the_lao_dong_xuat_sac"}
+COLLECTIVE = {  # Tập thể lao động xuất sắc (Law Art. 27): every member completes, 70% LĐTT, one CSTĐ cơ sở
+    "name": "Khoa Nội",
+    "kind": "collective",
+    "award": "tap_the_lao_dong_xuat_sac",
+    "excellent_completion": True,
+    "members_completed_share": 1.0,
+    "lao_dong_tien_tien_share": 0.8,
+    "chien_si_thi_dua_co_so_count": 2,
+}
 
 
 def task_data(sessions, ctx, task) -> dict[str, Any]:
@@ -179,7 +194,7 @@ def test_sudden_achievement_skips_disclosure_and_council(sessions, ctx, lifecycl
 def test_dossier_still_incomplete_after_two_supplements_is_recommended_for_rejection(sessions, ctx, lifecycle):
     iid = start(sessions, ctx, "nomination_dossier", unit="STC", unit_id="STC",
                 candidate={"candidate_id": "STC-2024-1", "name": "Bùi Thị Phương", "kind": "individual",
-                           "award": "bang_khen_chu_tich"})  # fmt: skip
+                           "award": "bang_khen_chu_tich", "outstanding_achievement": True})  # fmt: skip
     missing = {"to_trinh": "files/tt.pdf"}
     complete(sessions, ctx, one_task(sessions, iid, "dossier_prepare"), "khanh.dq",
              {"documents": missing, "achievement_summary": "Tốt"})  # fmt: skip
@@ -209,7 +224,7 @@ def test_with_the_real_council_meeting(sessions, ctx, clock):
         load_org_file(s, ROOT / "demo" / "org.yaml", clock)
         deploy(s, files, clock, actor="designer")
     iid = start(sessions, ctx, "nomination", nomination_units=["TXTM"], sudden=False)
-    hero = {"name": "Hồ Tường Vy", "kind": "individual", "award": "bang_khen_chu_tich"}
+    hero = {"name": "Hồ Tường Vy", "kind": "individual", "award": "bang_khen_chu_tich", "outstanding_achievement": True}
     complete(sessions, ctx, one_task(sessions, iid, "nom_unit_council"), "kim.lt",
              {"meeting_date": "2024-03-19", "unit_candidates": [hero]})  # fmt: skip
     complete(sessions, ctx, one_task(sessions, iid, "dossier_prepare"), "vy.ht",

@@ -74,6 +74,7 @@ class RuleSet:
     voting_window_working_days: int = 1
     thresholds: Mapping[str, Threshold] = field(default_factory=dict)
     default_threshold: Threshold | None = None
+    basis: str | None = None  # the instrument the set follows (informative, kept with the meeting)
 
     def threshold(self, award: str) -> Threshold:
         found = self.thresholds.get(award) or self.default_threshold
@@ -89,13 +90,16 @@ class RuleSet:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON for the meeting row (exact fractions as text), read back by ``rule_set_from_dict``."""
-        return {
+        found: dict[str, Any] = {
             "effective_from": self.effective_from.isoformat(),
             "quorum": str(self.quorum),
             "voting_window_working_days": self.voting_window_working_days,
             "thresholds": {k: v.as_dict() for k, v in self.thresholds.items()},
             "default_threshold": self.default_threshold.as_dict() if self.default_threshold else None,
         }
+        if self.basis:
+            found["basis"] = self.basis
+        return found
 
 
 def _threshold(raw: Any, where: str) -> Threshold:
@@ -114,7 +118,8 @@ def _threshold(raw: Any, where: str) -> Threshold:
 def rule_set_from_dict(raw: Any, where: str = "rule set") -> RuleSet:
     if not isinstance(raw, Mapping):
         raise _invalid(where, "must be a mapping")
-    unknown = set(raw) - {"effective_from", "quorum", "voting_window_working_days", "thresholds", "default_threshold"}
+    known = {"effective_from", "quorum", "voting_window_working_days", "thresholds", "default_threshold", "basis"}
+    unknown = set(raw) - known
     if unknown:
         raise _invalid(where, f"unknown keys {sorted(unknown)}")
     start = raw.get("effective_from")
@@ -136,6 +141,7 @@ def rule_set_from_dict(raw: Any, where: str = "rule set") -> RuleSet:
         voting_window_working_days=window,
         thresholds={str(k): _threshold(v, f"{where}.thresholds.{k}") for k, v in thresholds.items()},
         default_threshold=_threshold(default, f"{where}.default_threshold") if default is not None else None,
+        basis=str(raw["basis"]) if raw.get("basis") else None,
     )
 
 

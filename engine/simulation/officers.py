@@ -15,7 +15,7 @@ from typing import Any
 
 AWARDS_INDIVIDUAL = ["chien_si_thi_dua_tinh", "chien_si_thi_dua_co_so", "bang_khen_chu_tich"]
 AWARDS_COLLECTIVE = ["tap_the_lao_dong_xuat_sac", "co_thi_dua_tinh", "bang_khen_chu_tich"]
-DOCS = ["to_trinh", "bao_cao_thanh_tich", "bien_ban_binh_xet", "xac_nhan_sang_kien"]
+DOCS = ["to_trinh", "bao_cao_thanh_tich", "bien_ban_binh_xet", "xac_nhan_sang_kien", "bien_ban_cham_diem_khoi"]
 GIVEN = ["An", "Bình", "Chi", "Dũng", "Giang", "Hải", "Khoa", "Lan", "Minh", "Ngọc", "Phúc", "Quyên", "Sơn", "Tú"]
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Võ", "Đặng", "Bùi"]
 
@@ -40,20 +40,31 @@ def _candidate(rng: random.Random, year: int, b: Behaviour) -> dict[str, Any]:
     individual = rng.random() < 0.7
     award = rng.choice(AWARDS_INDIVIDUAL if individual else AWARDS_COLLECTIVE)
     name = f"{rng.choice(FAMILY)} {rng.choice(GIVEN)}" if individual else f"Phòng {rng.choice(GIVEN)}"
-    titles = [{"year": year - i, "title": "chien_si_thi_dua_co_so"} for i in range(3)]
-    titles += [{"year": year - i, "title": "lao_dong_tien_tien"} for i in range(3)]
-    candidate: dict[str, Any] = {
+    titles = [{"year": year - i, "title": "chien_si_thi_dua_co_so", "kind": "cong_trang"} for i in range(3)]
+    titles += [{"year": year - i, "title": "lao_dong_tien_tien", "kind": "cong_trang"} for i in range(3)]
+    titles += [{"year": year - i, "title": "hoan_thanh_xuat_sac", "kind": "cong_trang"} for i in range(2)]
+    candidate: dict[str, Any] = {  # meets the conditions of rules/lifecycle.yaml for each award it may get
         "name": name,
         "kind": "individual" if individual else "collective",
         "award": award,
-        "titles": titles if individual else [],
+        "titles": titles,
+        "good_completion": True,
+        "excellent_completion": True,
         "has_initiative": True,
+        "initiative_provincial": individual,
         "disciplined": False,
         "female": rng.random() < 0.5,
     }
+    if not individual:
+        candidate.update(
+            leads_block=award == "co_thi_dua_tinh",
+            members_completed_share=1.0,
+            lao_dong_tien_tien_share=round(rng.uniform(0.7, 1.0), 2),
+            chien_si_thi_dua_co_so_count=rng.randint(1, 5),
+        )
     if rng.random() < b.ineligible:  # a standard not met: discipline, or one year short of the prerequisite
         if individual and rng.random() < 0.5:
-            candidate["titles"] = titles[1:]
+            candidate["titles"] = titles[1:]  # CSTĐ cơ sở two years of three
         else:
             candidate["disciplined"] = True
     return candidate
