@@ -11,14 +11,21 @@ Rules (roles are held in units; a delegate holds the roles of whoever they act f
 - starting an instance: administrators and ``home_affairs``;
 - the overdue report and the overview: ``home_affairs`` and administrators for every unit, a ``unit_head`` for
   their own unit(s); nobody else.
+
+``ROUTES`` is the one table of who may call each API route: ``(method, rule) -> rule name`` (``RULES``). It is
+checked before anything else about the request (``authorize_route``, before the request's body is read or the
+resource looked up), so a caller who may not use a route learns nothing about what it names; the view then
+narrows by unit (``check_instance``, ``check_task``...) where the rule says ``scoped``. A route missing from
+the table is refused, and a test walks the app's url_map so none is forgotten.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import g, session
+from flask import g, request, session
 from sqlalchemy.orm import Session
 
 from api.context import engine_context, read_sessions
@@ -65,12 +72,18 @@ def load_principal(db: Session, user_id: str) -> Principal | None:
     return Principal(user.id, user.full_name, frozenset(str(c) for c in user.capabilities or []), roles)
 
 
+def current_user_id() -> str | None:
+    """The one place that reads who is logged in (the session cookie)."""
+    user_id = session.get("user_id")
+    return user_id if isinstance(user_id, str) else None
+
+
 def current_user() -> Principal | None:
     """The logged-in user of this request (read once per request), or None."""
     if "tdkt_principal" not in g:
-        user_id = session.get("user_id")
+        user_id = current_user_id()
         found = None
-        if isinstance(user_id, str):
+        if user_id is not None:
             with read_sessions()() as db:
                 found = load_principal(db, user_id)
             if found is None:  # deactivated or removed since logging in
@@ -177,3 +190,113 @@ def visible_task(
         schema = tasks.task_form(db, ctx, row)
         data = task_form_data(db, ctx, row, schema) if with_data else {}
         return task_views(db, ctx, [row])[0], schema, data
+
+
+# --- the route table ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may call a route. ``scoped``: the view then narrows to the units the caller may see (403 otherwise)."""
+
+    describe: str
+    allows: Callable[[Principal], bool] | None  # None: anyone, logged in or not
+    scoped: bool = False
+
+
+def _anyone_in(p: Principal) -> bool:
+    return True
+
+
+RULES: dict[str, Rule] = {
+    "anonymous": Rule("anyone, logged in or not", None),
+    "user": Rule("any logged-in user (their own data)", _anyone_in),
+    "scoped": Rule("any logged-in user, for the instances and tasks of their units", _anyone_in, scoped=True),
+    "admin": Rule("administrators", lambda p: p.is_admin),
+    "auditor": Rule("administrators and auditors", lambda p: p.is_admin or p.is_auditor),
+    "operator": Rule("administrators and Sở Nội vụ (home_affairs)", may_start_instances),
+    "directory": Rule(
+        "administrators, auditors and Sở Nội vụ", lambda p: p.is_admin or p.is_auditor or p.holds("home_affairs")
+    ),
+    "audit_reader": Rule(
+        "administrators, auditors, and heads of unit for their unit's instances",
+        lambda p: p.is_admin or p.is_auditor or bool(p.units("unit_head")),
+        scoped=True,
+    ),
+    "reports": Rule("administrators, Sở Nội vụ, and heads of unit for their units", may_see_reports, scoped=True),
+}
+
+_I = "/api/v1/instances/<int(max=9223372036854775807):instance_id>"
+_T = "/api/v1/tasks/<int(max=9223372036854775807):task_id>"
+
+ROUTES: dict[tuple[str, str], str] = {
+    ("POST", "/api/v1/session"): "anonymous",
+    ("DELETE", "/api/v1/session"): "anonymous",
+    ("GET", "/api/v1/me"): "user",
+    ("POST", "/api/v1/tokens"): "user",  # one's own tokens; administrators' for others (checked in the view)
+    ("GET", "/api/v1/tokens"): "user",
+    ("DELETE", "/api/v1/tokens/<int:token_id>"): "user",
+    ("GET", "/api/v1/openapi.json"): "anonymous",
+    ("GET", "/api/v1/docs"): "anonymous",
+    ("GET", "/api/v1/docs/<path:filename>"): "anonymous",
+    # instances
+    ("GET", "/api/v1/instances"): "scoped",
+    ("POST", "/api/v1/instances"): "operator",
+    ("GET", _I): "scoped",
+    ("GET", _I + "/history"): "audit_reader",
+    ("GET", _I + "/audit"): "audit_reader",
+    ("POST", _I + "/cancel"): "operator",
+    ("POST", _I + "/suspend"): "operator",
+    ("POST", _I + "/resume"): "operator",
+    ("POST", _I + "/retry"): "operator",
+    ("POST", "/api/v1/messages"): "operator",
+    ("POST", "/api/v1/signals"): "operator",
+    # tasks
+    ("GET", "/api/v1/tasks"): "user",
+    ("GET", _T): "scoped",
+    ("POST", _T + "/claim"): "scoped",
+    ("POST", _T + "/unclaim"): "scoped",
+    ("POST", _T + "/complete"): "scoped",
+    ("POST", _T + "/return"): "scoped",
+    ("POST", _T + "/reassign"): "scoped",
+    # organisation
+    ("GET", "/api/v1/org/units"): "user",
+    ("GET", "/api/v1/org/roles"): "user",
+    ("GET", "/api/v1/org/users"): "directory",
+    ("GET", "/api/v1/org/memberships"): "directory",
+    ("GET", "/api/v1/org/delegations"): "directory",
+    ("POST", "/api/v1/org"): "admin",
+    # calendar
+    ("GET", "/api/v1/calendar"): "user",
+    ("PUT", "/api/v1/calendar/overrides/<string:day>"): "admin",
+    ("DELETE", "/api/v1/calendar/overrides/<string:day>"): "admin",
+    # notifications: each user's own
+    ("GET", "/api/v1/notifications"): "user",
+    ("POST", "/api/v1/notifications/read"): "user",
+    # reports and audit
+    ("GET", "/api/v1/reports/overdue"): "reports",
+    ("GET", "/api/v1/audit/events"): "auditor",
+    ("GET", "/api/v1/audit/verify"): "auditor",
+}
+
+
+def route_rule(method: str, rule: str) -> Rule | None:
+    name = ROUTES.get((method, rule))
+    return None if name is None else RULES[name]
+
+
+def authorize_route() -> None:
+    """Before every /api/v1 request: the table's rule for the route, before anything else is looked at."""
+    if request.url_rule is None:  # no such route: 404 (or 405) follows
+        return
+    method = "GET" if request.method == "HEAD" else request.method
+    if method == "OPTIONS":
+        return
+    rule = route_rule(method, request.url_rule.rule)
+    if rule is None:
+        raise _deny(f"{method} {request.url_rule.rule} has no entry in the authorization table")
+    if rule.allows is None:
+        return
+    principal = require_user()
+    if not rule.allows(principal):
+        raise _deny(f"{method} {request.path} is for {rule.describe}")

@@ -1,38 +1,55 @@
-"""Tasks: the inbox, one task with its form, and claim / unclaim / complete / reassign.
+"""Tasks: the inbox, one task with its form, and claim / unclaim / complete / return / reassign.
 
-Each change is one transaction owned by the request; the services check entitlement again inside it.
+Each change is one transaction owned by the request. Whether the caller may see the task is checked first,
+inside that transaction and before the service looks at the task's state, so someone outside the task's unit
+gets 403 whatever the task's state or holder (never "claimed by X"); the services then check entitlement to
+the change itself.
+
+"Return" here is the engine's generic one: the assignee (or an administrator) gives a claimed task back to its
+candidates with a reason, recorded as ``task.returned``; sending a dossier back to an earlier step is decided in
+the task's form (e.g. ``head_decision: return`` with a comment) and completed like any other task.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
+from sqlalchemy.orm import Session
 
-from api.authz import require_user, visible_task
+from api.authz import Principal, check_task, may_work_on, require_user, visible_task
 from api.context import engine_context, read_sessions, sessions
-from api.v1.serialize import body, page_args, task_json
-from engine.errors import ValidationError
+from api.v1.schemas import CompleteIn, Empty, Paging, ReassignIn, ReturnIn, TaskDetail, TaskOut, TaskPage
+from api.v1.serialize import task_json
+from api.v1.spec import ID, api, responses
+from engine.errors import PermissionDeniedError
+from engine.persistence.models import HumanTask
 from engine.services import tasks
+from engine.services.api_reads import return_task
 from engine.services.tasks import RESERVED_FORM_KEYS
 from engine.services.views import task_views
 
 bp = Blueprint("tasks", __name__)
+TAGS = ("tasks",)
 
 
 @bp.get("/tasks")
+@api.validate(query=Paging, resp=responses(HTTP_200=TaskPage), tags=TAGS)
 def inbox() -> Any:
+    """The caller's inbox: the open tasks they may work on, most urgent first."""
     p = require_user()
-    limit, offset = page_args()
+    q: Paging = request.context.query  # type: ignore[attr-defined]
     ctx = engine_context()
     with read_sessions()() as db:
-        rows = tasks.inbox(db, ctx, p.user_id, limit=limit, offset=offset)
+        rows = tasks.inbox(db, ctx, p.user_id, limit=q.limit, offset=q.offset)
         views = task_views(db, ctx, rows)
-    return jsonify(tasks=[task_json(v) for v in views], limit=limit, offset=offset)
+    return jsonify(tasks=[task_json(v) for v in views], limit=q.limit, offset=q.offset)
 
 
-@bp.get("/tasks/<int:task_id>")
+@bp.get(f"/tasks/<{ID}:task_id>")
+@api.validate(resp=responses(HTTP_200=TaskDetail), tags=TAGS)
 def show(task_id: int) -> Any:
+    """One task with its form's JSON Schema and what the form's fields hold now."""
     view, schema, data = visible_task(require_user(), task_id)
     answer = task_json(view)
     answer["form"] = schema
@@ -47,39 +64,68 @@ def _answer(task_id: int) -> Any:
         return jsonify(task_json(task_views(db, ctx, [tasks.get_task(db, task_id)])[0]))
 
 
-@bp.post("/tasks/<int:task_id>/claim")
+def _visible(db: Session, p: Principal, task_id: int, *, to_work_on: bool = False) -> HumanTask:
+    """The task, once ``p`` may see it (and, ``to_work_on``, is among those who may work on it)."""
+    row = tasks.get_task(db, task_id)
+    check_task(db, p, row)
+    if to_work_on and not may_work_on(db, p, row):
+        raise PermissionDeniedError(f"user {p.user_id} may not work on task {task_id}")
+    return row
+
+
+@bp.post(f"/tasks/<{ID}:task_id>/claim")
+@api.validate(json=Empty, resp=responses(HTTP_200=TaskOut), tags=TAGS)
 def claim(task_id: int) -> Any:
+    """Take the task (its candidates: by role in its unit, group or name, and their delegates)."""
     p = require_user()
     with sessions()() as db, db.begin():
+        _visible(db, p, task_id, to_work_on=True)
         tasks.claim(db, engine_context(), task_id, p.user_id)
     return _answer(task_id)
 
 
-@bp.post("/tasks/<int:task_id>/unclaim")
+@bp.post(f"/tasks/<{ID}:task_id>/unclaim")
+@api.validate(json=Empty, resp=responses(HTTP_200=TaskOut), tags=TAGS)
 def unclaim(task_id: int) -> Any:
+    """Give the task back to its candidates (its assignee, or an administrator)."""
     p = require_user()
     with sessions()() as db, db.begin():
+        _visible(db, p, task_id)
         tasks.unclaim(db, engine_context(), task_id, p.user_id)
     return _answer(task_id)
 
 
-@bp.post("/tasks/<int:task_id>/complete")
+@bp.post(f"/tasks/<{ID}:task_id>/complete")
+@api.validate(json=CompleteIn, resp=responses(HTTP_200=TaskOut), tags=TAGS)
 def complete(task_id: int) -> Any:
+    """Complete the task with its form's data (only the form's fields, checked against its JSON Schema)."""
     p = require_user()
-    data = body().get("data", {})
-    if not isinstance(data, dict):
-        raise ValidationError("data must be a JSON object", {"fields": {"data": "must be an object"}})
+    data: CompleteIn = request.context.json  # type: ignore[attr-defined]
     with sessions()() as db, db.begin():
-        tasks.complete(db, engine_context(), task_id, p.user_id, data)
+        _visible(db, p, task_id, to_work_on=True)
+        tasks.complete(db, engine_context(), task_id, p.user_id, data.data)
     return _answer(task_id)
 
 
-@bp.post("/tasks/<int:task_id>/reassign")
-def reassign(task_id: int) -> Any:
+@bp.post(f"/tasks/<{ID}:task_id>/return")
+@api.validate(json=ReturnIn, resp=responses(HTTP_200=TaskOut), tags=TAGS)
+def give_back(task_id: int) -> Any:
+    """Return a claimed task to its candidates with a reason (kept in the audit trail as ``task.returned``)."""
     p = require_user()
-    to_user = body().get("user")
-    if not isinstance(to_user, str) or not to_user:
-        raise ValidationError("give the user to hand the task to", {"fields": {"user": "required"}})
+    data: ReturnIn = request.context.json  # type: ignore[attr-defined]
     with sessions()() as db, db.begin():
-        tasks.reassign(db, engine_context(), task_id, to_user, p.user_id)
+        _visible(db, p, task_id)
+        return_task(db, engine_context(), task_id, p.user_id, data.reason)
+    return _answer(task_id)
+
+
+@bp.post(f"/tasks/<{ID}:task_id>/reassign")
+@api.validate(json=ReassignIn, resp=responses(HTTP_200=TaskOut), tags=TAGS)
+def reassign(task_id: int) -> Any:
+    """Hand the task to someone entitled to it (its assignee, the head of its unit, or an administrator)."""
+    p = require_user()
+    data: ReassignIn = request.context.json  # type: ignore[attr-defined]
+    with sessions()() as db, db.begin():
+        _visible(db, p, task_id)
+        tasks.reassign(db, engine_context(), task_id, data.user, p.user_id)
     return _answer(task_id)

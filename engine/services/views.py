@@ -206,3 +206,8 @@ def unit_overview(
         if unit_id in units:
             units[unit_id].max_escalation = int(level or 0)
     return sorted(units.values(), key=lambda u: (-u.overdue, u.unit_name))
+
+
+def in_units_condition(unit_ids: set[str]) -> ColumnElement[bool]:
+    """The condition ``instances_page`` narrows by: an instance of these units, or with a task for one of them."""
+    return _in_units(unit_ids)

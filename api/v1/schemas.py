@@ -1,0 +1,389 @@
+"""The API's request and response models: what ``api.v1.spec`` writes into the OpenAPI document and checks.
+
+Response models list what the views answer (``api.v1.serialize``); request models refuse unknown body fields.
+Strings that carry times are ISO 8601 as stored (UTC).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from api.v1.spec import Strict
+
+Text = str | None
+Name = Field(min_length=1, max_length=255)
+MAX_ID = 2**63 - 1  # ids are 64-bit
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class Paging(BaseModel):
+    limit: int = Field(50, ge=1, le=500, description="at most this many rows (1-500)")
+    offset: int = Field(0, ge=0, le=10**9, description="skip this many rows")
+
+
+# --- instances ------------------------------------------------------------------------------------------
+
+
+class DefinitionRef(BaseModel):
+    key: str
+    version: int | None
+    name: Text
+
+
+class CallRef(BaseModel):
+    element: Text
+    index: int | None
+
+
+class InstanceOut(BaseModel):
+    id: int
+    status: str
+    definition: DefinitionRef
+    business_key: Text
+    unit: Text
+    started_at: Text
+    started_by: Text
+    ended_at: Text
+    incident: dict[str, Any] | None
+    parent: int | None
+    root: int | None
+    call: CallRef | None
+
+
+class IncidentBelow(BaseModel):
+    id: int
+    definition: str
+    unit: Text
+    incident: dict[str, Any] | None
+
+
+class UnitRef(BaseModel):
+    id: Text
+    name: Text
+
+
+class ProcessRef(BaseModel):
+    key: Text
+    name: Text
+
+
+class InstanceRef(BaseModel):
+    id: int
+    business_key: Text
+    unit: Text
+
+
+class TaskOut(BaseModel):
+    id: int
+    name: Text
+    element_id: str
+    form_key: Text
+    status: str
+    assignee: Text
+    role: Text
+    unit: UnitRef
+    process: ProcessRef
+    instance: InstanceRef
+    due_at: Text
+    overdue: bool
+    escalation_level: int
+    created_at: Text
+    completed_at: Text
+    completed_by: Text
+
+
+class InstanceDetail(InstanceOut):
+    open_tasks: list[TaskOut]
+    children: list[InstanceOut]
+    incidents_below: list[IncidentBelow]
+
+
+class InstanceQuery(Paging):
+    status: Literal["running", "suspended", "incident", "completed", "cancelled"] | None = None
+    process: str | None = Field(None, max_length=255, description="the process (definition) key")
+    unit: str | None = Field(None, max_length=64, description="the instance's unit")
+    business_key: str | None = Field(None, max_length=255)
+    parent: int | None = Field(None, ge=1, le=MAX_ID, description="instances started by this one's calls")
+
+
+class InstancePage(BaseModel):
+    instances: list[InstanceOut]
+    total: int
+    limit: int
+    offset: int
+    next: Text = Field(description="the URL of the next page, null on the last")
+
+
+class StartIn(Strict):
+    process: str = Name
+    business_key: str | None = Field(None, max_length=255)
+    unit: str | None = Field(None, max_length=64)
+    data: dict[str, Any] | None = None
+
+
+class ReasonIn(Strict):
+    reason: str | None = Field(None, max_length=2000)
+
+
+class MessageIn(Strict):
+    name: str = Name
+    business_key: str | None = Field(None, max_length=255)
+    instance: int | None = Field(None, ge=1, le=MAX_ID)
+    payload: dict[str, Any] | None = None
+
+
+class MessageOut(BaseModel):
+    instance: int
+
+
+class SignalIn(Strict):
+    name: str = Name
+    payload: dict[str, Any] | None = None
+
+
+class SignalOut(BaseModel):
+    instances: list[int]
+
+
+class EventOut(BaseModel):
+    id: int
+    seq: int
+    at: Text
+    actor: Text
+    action: str
+    element_id: Text
+    task_guid: Text
+    data: dict[str, Any]
+
+
+class History(BaseModel):
+    instance: int
+    events: list[EventOut]
+
+
+# --- tasks ----------------------------------------------------------------------------------------------
+
+
+class TaskPage(BaseModel):
+    tasks: list[TaskOut]
+    limit: int
+    offset: int
+
+
+class TaskDetail(TaskOut):
+    form: dict[str, Any] | None
+    data: dict[str, Any]
+    form_reserved: bool
+
+
+class Empty(Strict):
+    """No fields: send ``{}``."""
+
+
+class CompleteIn(Strict):
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReassignIn(Strict):
+    user: str = Field(min_length=1, max_length=64)
+
+
+class ReturnIn(Strict):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+# --- reports and audit ----------------------------------------------------------------------------------
+
+
+class OverdueQuery(BaseModel):
+    unit: str | None = Field(None, max_length=64)
+    process: str | None = Field(None, max_length=255)
+    soon: int = Field(2, ge=0, le=365, description="due within this many working days")
+
+
+class OverdueRowOut(BaseModel):
+    unit_id: Text
+    unit_name: str
+    definition_key: str
+    process_name: str
+    open: int
+    due_soon: int
+    overdue: int
+    escalated: int
+
+
+class OverdueOut(BaseModel):
+    rows: list[OverdueRowOut]
+    at: str
+
+
+class ExportQuery(BaseModel):
+    format: Literal["json", "csv"] = "json"
+    instance: int | None = Field(None, ge=1, le=MAX_ID)
+    action: str | None = Field(None, max_length=64)
+    since: str | None = Field(None, max_length=40, description="ISO date or time (UTC); events at or after")
+    until: str | None = Field(None, max_length=40, description="ISO date or time (UTC); events before")
+    limit: int = Field(1000, ge=1, le=10_000)
+    after_id: int = Field(0, ge=0, le=MAX_ID, description="events with a larger id (the last id of a page)")
+
+
+class AuditEventOut(EventOut):
+    stream: str
+    instance_id: int | None
+    prev_hash: str
+    hash: str
+
+
+class ExportOut(BaseModel):
+    events: list[AuditEventOut]
+    next_after_id: int | None
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    events: int
+    streams: int
+    bad_event_id: int | None
+    bad_stream: Text
+    bad_seq: int | None
+    reason: Text
+    message: str
+
+
+# --- organisation ---------------------------------------------------------------------------------------
+
+
+class UnitOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    parent: Text
+
+
+class RoleOut(BaseModel):
+    id: str
+    name: str
+
+
+class UserOut(BaseModel):
+    id: str
+    full_name: str
+    email: Text
+    active: bool
+    capabilities: list[str]
+
+
+class MembershipOut(BaseModel):
+    id: int
+    user: str
+    role: str
+    unit: str
+
+
+class DelegationOut(BaseModel):
+    id: int
+    from_user: str
+    to_user: str
+    starts_at: str
+    ends_at: str
+
+
+class Units(BaseModel):
+    units: list[UnitOut]
+
+
+class Roles(BaseModel):
+    roles: list[RoleOut]
+
+
+class Users(BaseModel):
+    users: list[UserOut]
+
+
+class Memberships(BaseModel):
+    memberships: list[MembershipOut]
+
+
+class Delegations(BaseModel):
+    delegations: list[DelegationOut]
+
+
+class UserFilter(BaseModel):
+    user: str | None = Field(None, max_length=64, description="only this user's rows")
+
+
+class OrgIn(Strict):
+    """Rows to create or change, in the shape of ``demo/org.yaml``: each list may be left out."""
+
+    units: list[dict[str, Any]] | None = Field(None, max_length=1000)
+    roles: list[dict[str, Any]] | None = Field(None, max_length=1000)
+    users: list[dict[str, Any]] | None = Field(None, max_length=1000)
+    memberships: list[dict[str, Any]] | None = Field(None, max_length=5000)
+    delegations: list[dict[str, Any]] | None = Field(None, max_length=1000)
+
+
+class OrgLoadOut(BaseModel):
+    created: dict[str, int]
+    updated: dict[str, int]
+
+
+# --- calendar and notifications -------------------------------------------------------------------------
+
+
+class YearQuery(BaseModel):
+    year: int = Field(ge=1900, le=2200)
+
+
+class DayOut(BaseModel):
+    day: str
+    working: bool
+    note: Text
+
+
+class OverrideOut(DayOut):
+    changed_by: Text
+    changed_at: str
+
+
+class CalendarOut(BaseModel):
+    year: int
+    non_working_weekdays: list[DayOut]
+    working_weekend_days: list[DayOut]
+    overrides: list[OverrideOut]
+
+
+class OverrideIn(Strict):
+    working: bool
+    note: str | None = Field(None, max_length=255)
+
+
+class NotificationQuery(BaseModel):
+    unread: bool = False
+    limit: int = Field(50, ge=1, le=500)
+    before_id: int | None = Field(None, ge=1, le=MAX_ID)
+
+
+class NotificationOut(BaseModel):
+    id: int
+    kind: str
+    title: str
+    body: str
+    instance_id: int | None
+    task_id: int | None
+    created_at: str
+    read_at: Text
+
+
+class NotificationPage(BaseModel):
+    notifications: list[NotificationOut]
+    unread: int
+
+
+class MarkReadIn(Strict):
+    ids: list[Id] | None = Field(None, max_length=500, description="these (all unread ones when left out)")
+
+
+class MarkReadOut(BaseModel):
+    marked: int

@@ -1,0 +1,173 @@
+"""The API's OpenAPI 3.1 document and its validation, both from the same pydantic models, by spectree.
+
+Why spectree: it decorates the plain Flask views and blueprints the app already has (flask-openapi3 replaces
+Flask's ``Blueprint``/``Flask`` classes, which the web UI and the error handler would have to follow), it
+validates the request (query, JSON body) *and* the response against the models it writes into the document
+(flask-smorest and APIFlask, on marshmallow, document responses but do not check them), it emits OpenAPI 3.1
+from pydantic 2's JSON Schema, and it lets us keep our own error shape: a request that does not match its
+model reaches ``api.errors`` as an ``engine.errors.ValidationError`` naming each field (422), a body that is
+not JSON at all as a 400.
+
+Responses are validated in every environment, tests and production alike: a response that does not match its
+model is a bug, and it is answered like any other bug (500 ``internal_error``, the log keeps which field was
+wrong), so no client ever gets a body the document does not describe. (The check is pydantic-core over a
+few kB per answer.) Error answers are raised as exceptions and leave through the one error handler, so their
+shape is described once (``ErrorBody``) and listed on every operation.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from spectree import Response, SpecTree
+from werkzeug.exceptions import BadRequest
+
+from engine.errors import ValidationError
+
+ID = "int(max=9223372036854775807)"  # ids are 64-bit: a larger one is no route (404), never an overflow
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorBody(BaseModel):
+    """Every error: ``{"error": {"code", "message", "details"}}``; a validation error's details name the fields
+    (``{"fields": {"limit": "..."}}``)."""
+
+    error: ErrorDetail
+
+
+class ResponseSchemaError(RuntimeError):
+    """A view answered something its documented model does not allow."""
+
+
+# pydantic's error types in the API's words (anything else keeps pydantic's message)
+MESSAGES = {
+    "missing": "required",
+    "string_type": "must be a string",
+    "dict_type": "must be an object",
+    "list_type": "must be a list",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "extra_forbidden": "unknown field",
+}
+
+
+def _field_name(location: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in location) or "(body)"
+
+
+def _message(problem: dict[str, Any]) -> str:
+    return MESSAGES.get(str(problem.get("type")), str(problem.get("msg", "invalid")))
+
+
+def _before(req: Any, resp: Any, error: Exception | None, instance: Any, adapter: Any) -> None:
+    if req.method in ("POST", "PUT", "PATCH") and req.get_data(cache=True) and req.get_json(silent=True) is None:
+        raise BadRequest("the request body is not valid JSON")
+    if error is None:
+        return
+    fields: dict[str, str] = {}
+    for problem in getattr(error, "errors", lambda: [])():
+        fields.setdefault(_field_name(tuple(problem.get("loc", ()))), _message(problem))
+    raise ValidationError("the request does not match the API's schema", {"fields": fields or {"(request)": "invalid"}})
+
+
+def _after(req: Any, resp: Any, error: Exception | None, instance: Any, adapter: Any) -> None:
+    if error is not None:
+        raise ResponseSchemaError(f"{req.method} {req.path}: the answer does not match its schema: {error}")
+
+
+api = SpecTree(
+    "flask",
+    mode="strict",
+    title="TĐKT Flow API",
+    version="1",
+    description=(
+        "The JSON API of TĐKT Flow. Log in with `POST /api/v1/session` (a cookie session); bodies that change "
+        'something are `application/json`. Every error answers `{"error": {"code", "message", "details"}}`.'
+    ),
+    path="api/v1/apidoc",  # spectree's own pages are not registered (they load assets from a CDN)
+    before=_before,
+    after=_after,
+    validation_error_status=422,
+    validation_error_model=ErrorBody,
+    annotations=False,
+    naming_strategy=lambda model: model.__name__,  # clean component names (each model's name is unique here)
+    nested_naming_strategy=lambda parent, child: child,
+)
+
+ERROR_CODES = ("HTTP_400", "HTTP_401", "HTTP_403", "HTTP_404", "HTTP_409", "HTTP_413", "HTTP_415", "HTTP_422")
+
+
+def responses(**models: Any) -> Response:
+    """The documented answers of an operation: its own, plus the error body for every error status."""
+    for code in ERROR_CODES:
+        models.setdefault(code, ErrorBody)
+    return Response(**models)
+
+
+_document: dict[str, Any] | None = None
+
+
+def _path_parameters(spec: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    return [
+        parameter
+        for operations in spec.get("paths", {}).values()
+        for operation in operations.values()
+        for parameter in operation.get("parameters", [])
+        if parameter.get("in") == "path" and parameter.get("name") == name
+    ]
+
+
+def document() -> dict[str, Any]:
+    """The generated OpenAPI document (built once, in an app context, from the app's routes), with what
+    spectree cannot say by itself: the session cookie, and the audit export's two media types."""
+    global _document
+    if _document is None:
+        spec = copy.deepcopy(api.spec)
+        components = spec.setdefault("components", {})
+        components.setdefault("securitySchemes", {})["session"] = {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "tdkt_session",
+            "description": "the cookie `POST /api/v1/session` sets",
+        }
+        from api.v1.schemas import ExportOut
+
+        schemas = components.setdefault("schemas", {})
+        export = ExportOut.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
+        schemas.update(export.pop("$defs", {}))
+        schemas["ExportOut"] = export
+        for path, operations in spec.get("paths", {}).items():
+            for method, operation in operations.items():
+                if not (path == "/api/v1/session" and method == "post"):
+                    operation["security"] = [{"session": []}]
+        for name in ("instance_id", "task_id"):
+            for parameter in _path_parameters(spec, name):
+                parameter["schema"]["minimum"] = 1
+                parameter["schema"]["format"] = "int64"
+                parameter["example"] = 1
+        for parameter in _path_parameters(spec, "day"):
+            parameter["schema"] = {"type": "string", "format": "date"}
+            parameter["description"] = "a date, YYYY-MM-DD"
+        events = spec["paths"]["/api/v1/audit/events"]["get"]["responses"]["200"]
+        events["description"] = "the events: JSON, or CSV (one row per event) with `format=csv`"
+        events["content"] = {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ExportOut"}},
+            "text/csv": {"schema": {"type": "string"}},
+        }
+        _document = spec
+    return _document
+
+
+class Strict(BaseModel):
+    """A request body: unknown fields are refused (so a typo is named, not ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
