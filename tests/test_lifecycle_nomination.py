@@ -252,3 +252,56 @@ def test_with_the_real_council_meeting(sessions, ctx, clock):
     assert [(r["candidate_id"], r["passed"]) for r in results] == [("TXTM-2024-1", True)]
     decision = one_task(sessions, iid, "nom_decision")
     assert who(decision) == ("nom_decision", "chairman", "TINH")
+
+
+def test_unit_level_titles_are_decided_in_the_unit_and_never_reach_the_council(sessions, ctx, clock, lifecycle):
+    """Decree 152/2025 Art. 6(2)(c): Lao động tiên tiến, Chiến sĩ thi đua cơ sở, Tập thể lao động tiên tiến and
+    Giấy khen are decided by the unit's head on its council's advice (rules: level unit); only the Bằng khen
+    goes on to a dossier for the province."""
+    iid = start(sessions, ctx, "nomination", nomination_units=["SYT"], sudden=False)
+    ldtt = {"name": "Lê Thu Hà", "kind": "individual", "award": "lao_dong_tien_tien", "good_completion": True}
+    cstd = {
+        "name": "Phan Quốc Bảo",
+        "kind": "individual",
+        "award": "chien_si_thi_dua_co_so",
+        "titles": [{"year": 2024, "title": "lao_dong_tien_tien"}],
+        "excellent_completion": True,
+    }
+    team = {
+        "name": "Khoa Nhi",
+        "kind": "collective",
+        "award": "tap_the_lao_dong_tien_tien",
+        "good_completion": True,
+        "lao_dong_tien_tien_share": 0.6,
+    }
+    late = {"name": "Đỗ Văn Khải", "kind": "individual", "award": "giay_khen", "disciplined": True}
+    complete(sessions, ctx, one_task(sessions, iid, "nom_unit_council"), "nga.vt",
+             {"meeting_date": "2024-11-25", "unit_candidates": [ldtt, cstd, team, late, ELIGIBLE]})  # fmt: skip
+    head = one_task(sessions, iid, "unom_head_decision")
+    assert who(head) == ("unom_head_decision", "unit_head", "SYT")
+    nominees = task_data(sessions, ctx, head)["unit_nominees"]
+    assert [(n["name"], n["level"]) for n in nominees] == [
+        ("Lê Thu Hà", "unit"), ("Phan Quốc Bảo", "unit"), ("Khoa Nhi", "unit"), ("Đỗ Văn Khải", "unit")]  # fmt: skip
+    assert [t.element_id for t in open_tasks(sessions, iid)] == ["unom_head_decision"]  # the unit decides first
+    refused = [{"candidate_id": nominees[3]["candidate_id"], "reason": "Đang bị xem xét kỷ luật"}]
+    complete(sessions, ctx, head, "duc.hm",
+             {"decision_number": "15/QĐ-SYT", "signed_date": "2024-12-02", "not_approved": refused})  # fmt: skip
+    certificates = one_task(sessions, iid, "unom_unit_certificates")
+    assert who(certificates) == ("unom_unit_certificates", "unit_officer", "SYT")
+    assert [a["name"] for a in task_data(sessions, ctx, certificates)["unit_awards"]] == [
+        "Lê Thu Hà", "Phan Quốc Bảo", "Khoa Nhi"]  # fmt: skip
+    complete(sessions, ctx, certificates, "linh.tm", {"certificates_issued": 3, "notified": True})
+
+    prepare = by_candidate(sessions, ctx, iid, "dossier_prepare")
+    assert sorted(prepare) == ["Vũ Thị Nga"]  # the only provincial award
+    complete(sessions, ctx, prepare["Vũ Thị Nga"], "linh.tm", {"documents": DOCS, "achievement_summary": "Xuất sắc"})
+    complete(sessions, ctx, one_task(sessions, iid, "dossier_sign"), "duc.hm", {"head_decision": "sign"})
+    complete(sessions, ctx, one_task(sessions, iid, "dossier_appraise"), "an.tdkt", {"appraisal": "eligible"})
+    publish = one_task(sessions, iid, "nom_disclosure_publish")
+    data = task_data(sessions, ctx, publish)
+    assert [c["name"] for c in data["candidates"]] == ["Vũ Thị Nga"]  # the Council sees provincial awards only
+    assert [(a["name"], a["award"], a["decision_number"]) for a in data["unit_awards"]] == [
+        ("Lê Thu Hà", "lao_dong_tien_tien", "15/QĐ-SYT"),
+        ("Phan Quốc Bảo", "chien_si_thi_dua_co_so", "15/QĐ-SYT"),
+        ("Khoa Nhi", "tap_the_lao_dong_tien_tien", "15/QĐ-SYT"),
+    ]

@@ -45,7 +45,7 @@ def test_same_seed_same_table():
     lines = first.output.splitlines()
     assert lines[0] == "simulated 2024-03-19 .. 2024-05-10, seed 7"
     assert lines[1].split() == ["process", *COLUMNS]
-    rows = {line.split()[0]: [int(n) for n in line.split()[1:]] for line in lines[2:]}
+    rows = {line.split()[0]: [int(n) for n in line.split()[1:]] for line in lines[2:] if line}
     assert sorted(rows) == PROCESSES
     assert rows["campaign_launch"][:2] == [1, 0]
     assert rows["unit_plan"][0] == 7  # one plan per participating unit
@@ -109,7 +109,7 @@ def test_simulate_runs_the_province_at_a_few_units():
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == "simulated 2024-03-19 .. 2024-04-09, seed 1"
-    rows = {line.split()[0]: [int(n) for n in line.split()[1:]] for line in lines[2:]}
+    rows = {line.split()[0]: [int(n) for n in line.split()[1:]] for line in lines[2:] if line}
     assert sorted(rows) == PROCESSES
     assert rows["campaign_launch"][0] == 1
     assert rows["unit_plan"][0] == 7
@@ -136,3 +136,23 @@ def test_simulate_refuses_a_bad_file_in_one_line(tmp_path, args, option, says):
     errors = [line for line in result.output.splitlines() if line.startswith("Error")]
     assert len(errors) == 1 and option in errors[0] and says in errors[0], result.output
     assert "Traceback" not in result.output
+
+
+def test_unit_level_titles_stay_in_the_units(sessions):
+    """A simulated year into the next (the Council meets after the year-end round): titles of level ``unit``
+    (rules/lifecycle.yaml, Decree 152/2025 Art. 6) are decided in the units and never reach the Council; only
+    provincial awards go before it."""
+    clock = ManualClock(datetime(2024, 3, 19, 2, 0, tzinfo=UTC))
+    campaign, rule_sets, _ = install(sessions, clock, actor="simulation")
+    ctx = EngineContext(clock=clock)
+    simulation = Simulation(sessions, ctx, clock, campaign, rule_sets, seed=1)
+    table = simulation.run(date(2024, 3, 19), date(2025, 4, 30))
+    assert simulation.errors == []
+    levels = {award: rule["level"] for award, rule in rule_sets[0].data["eligibility"].items()}
+    assert table.rows["council_meeting"]["started"] >= 1, table.as_text()
+    in_units = {a for a, row in table.awards.items() if row["in_units"]}
+    to_council = {a for a, row in table.awards.items() if row["to_council"]}
+    assert in_units and to_council
+    assert {levels[a] for a in in_units} == {"unit"}
+    assert {levels[a] for a in to_council} == {"province"}
+    assert "\naward " in "\n" + table.as_text()

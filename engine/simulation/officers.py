@@ -13,8 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-AWARDS_INDIVIDUAL = ["chien_si_thi_dua_tinh", "chien_si_thi_dua_co_so", "bang_khen_chu_tich"]
-AWARDS_COLLECTIVE = ["tap_the_lao_dong_xuat_sac", "co_thi_dua_tinh", "bang_khen_chu_tich"]
+# Unit-level titles (decided in the unit, Decree 152/2025 Art. 6) and provincial awards (the Council's), by subject
+AWARDS_INDIVIDUAL = ["lao_dong_tien_tien", "chien_si_thi_dua_co_so", "giay_khen", "chien_si_thi_dua_tinh",
+                     "bang_khen_chu_tich"]  # fmt: skip
+AWARDS_COLLECTIVE = ["tap_the_lao_dong_tien_tien", "giay_khen", "tap_the_lao_dong_xuat_sac", "co_thi_dua_tinh",
+                     "bang_khen_chu_tich"]  # fmt: skip
 DOCS = ["to_trinh", "bao_cao_thanh_tich", "bien_ban_binh_xet", "xac_nhan_sang_kien", "bien_ban_cham_diem_khoi"]
 GIVEN = ["An", "Bình", "Chi", "Dũng", "Giang", "Hải", "Khoa", "Lan", "Minh", "Ngọc", "Phúc", "Quyên", "Sơn", "Tú"]
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Võ", "Đặng", "Bùi"]
@@ -70,10 +73,13 @@ def _candidate(rng: random.Random, year: int, b: Behaviour) -> dict[str, Any]:
     return candidate
 
 
-def _documents(rng: random.Random, b: Behaviour, complete: bool) -> dict[str, str]:
-    docs = {d: _file(rng, d) for d in DOCS}
+def _documents(rng: random.Random, b: Behaviour, complete: bool, data: dict[str, Any]) -> dict[str, str]:
+    """The documents the rules ask of this dossier (``required_documents``, else every usual one), one sometimes
+    left out of a first submission."""
+    wanted = list(data.get("required_documents") or DOCS)
+    docs = {d: _file(rng, d) for d in wanted}
     if not complete and rng.random() < b.missing_document:
-        docs.pop(rng.choice(DOCS[:3]))
+        docs.pop(rng.choice(wanted[:3]))
     return docs
 
 
@@ -98,6 +104,22 @@ def _appraise(rng: random.Random, data: dict[str, Any]) -> dict[str, Any]:
         missing = ", ".join(data.get("incomplete", [])) or "tài liệu"
         return {"appraisal": "supplement", "supplement_request": f"Bổ sung: {missing}"}
     return {"appraisal": "eligible"}
+
+
+def _head_decision(rng: random.Random, data: dict[str, Any]) -> dict[str, Any]:
+    """The unit head decides the unit-level titles on the unit council's advice; a disciplined person is refused."""
+    refused = [
+        {"candidate_id": n["candidate_id"], "reason": "Đang bị xem xét kỷ luật"}
+        for n in data.get("unit_nominees", [])
+        if n.get("disciplined")
+    ]
+    year = data.get("campaign_year", 2024)
+    return {
+        "decision_number": f"{rng.randint(10, 999)}/QĐ-{data.get('unit_id', 'DV')}",
+        "signed_date": f"{year}-12-05",
+        "decision_file": _file(rng, "quyet-dinh-don-vi"),
+        "not_approved": refused,
+    }
 
 
 def _council(rng: random.Random, data: dict[str, Any], b: Behaviour) -> dict[str, Any]:
@@ -168,15 +190,20 @@ FILLERS: dict[str, Filler] = {
     "nom_unit_council": lambda r, d, b: {
         "meeting_date": f"{d.get('campaign_year')}-11-25",
         "minutes_file": _file(r, "bien-ban"),
-        "unit_candidates": [_candidate(r, int(d.get("campaign_year", 2024)), b) for _ in range(r.randint(1, 2))],
+        "unit_candidates": [_candidate(r, int(d.get("campaign_year", 2024)), b) for _ in range(r.randint(2, 4))],
+    },
+    "unom_head_decision": lambda r, d, b: _head_decision(r, d),
+    "unom_unit_certificates": lambda r, d, b: {
+        "certificates_issued": len(d.get("unit_awards", [])),
+        "notified": True,
     },
     "dossier_prepare": lambda r, d, b: {
-        "documents": _documents(r, b, complete=False),
+        "documents": _documents(r, b, complete=False, data=d),
         "achievement_summary": "Hoàn thành xuất sắc nhiệm vụ, có sáng kiến được công nhận",
     },
     "dossier_sign": lambda r, d, b: _head(r, b, ok="sign"),
     "dossier_appraise": lambda r, d, b: _appraise(r, d),
-    "dossier_supplement": lambda r, d, b: {"documents": _documents(r, b, complete=True)},
+    "dossier_supplement": lambda r, d, b: {"documents": _documents(r, b, complete=True, data=d)},
     "dossier_rejection_notice": lambda r, d, b: {"acknowledged": True},
     "nom_disclosure_publish": lambda r, d, b: {
         "published_at": "2024-12-02",

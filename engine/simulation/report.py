@@ -6,6 +6,10 @@
   ``supplement`` or ``reject``), read from the audit trail;
 - overdue: human tasks finished after their due date, or still open past it at the end;
 - escalated: human tasks whose escalation level rose above 0.
+
+Below it, per award: how many were decided in the units (the head's decision on the unit council's advice,
+``unit_nomination``) and how many went before the provincial Council (``council_meeting``'s candidates), so a
+year shows unit-level titles staying in the units.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from engine.persistence.models import AuditEvent, HumanTask, Instance
 from engine.services.context import EngineContext
 from engine.services.definitions import load_definition
 from engine.services.instance_store import load_instance
+from engine.services.instances import instance_data
 
 COLUMNS = ("started", "completed", "returned", "overdue", "escalated")
+AWARD_COLUMNS = ("in_units", "to_council")
 RETURNS = {
     "head_decision": {"return"},
     "review_decision": {"request_changes"},
@@ -33,9 +39,13 @@ RETURNS = {
 @dataclass
 class SimulationTable:
     rows: dict[str, dict[str, int]] = field(default_factory=dict)
+    awards: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def add(self, process: str, column: str, n: int = 1) -> None:
         self.rows.setdefault(process, dict.fromkeys(COLUMNS, 0))[column] += n
+
+    def add_award(self, award: str, column: str) -> None:
+        self.awards.setdefault(award, dict.fromkeys(AWARD_COLUMNS, 0))[column] += 1
 
     def as_text(self) -> str:
         width = max([len("process"), *(len(p) for p in self.rows)])
@@ -43,6 +53,12 @@ class SimulationTable:
         for process in sorted(self.rows):
             row = self.rows[process]
             lines.append(f"{process:<{width}}  " + "  ".join(f"{row[c]:>9}" for c in COLUMNS))
+        if self.awards:
+            width = max([len("award"), *(len(a) for a in self.awards)])
+            lines += ["", f"{'award':<{width}}  " + "  ".join(f"{c:>10}" for c in AWARD_COLUMNS)]
+            for award in sorted(self.awards):
+                row = self.awards[award]
+                lines.append(f"{award:<{width}}  " + "  ".join(f"{row[c]:>10}" for c in AWARD_COLUMNS))
         return "\n".join(lines)
 
 
@@ -81,6 +97,12 @@ def build_table(session: Session, ctx: EngineContext, end: datetime) -> Simulati
             table.add(sub.spec.name, "started")
             if sub.is_completed():
                 table.add(sub.spec.name, "completed")
+        if row.definition_key == "unit_nomination":
+            for award in instance_data(session, ctx, row.id).get("unit_awards") or []:
+                table.add_award(str(award.get("award")), "in_units")
+        elif row.definition_key == "council_meeting":
+            for candidate in instance_data(session, ctx, row.id).get("candidates") or []:
+                table.add_award(str(candidate.get("award")), "to_council")
     owners = _process_of_elements(session, {r.definition_id for r in rows})
     for process in sorted(set(owners.values())):
         table.add(process, "started", 0)  # every process gets a row, even one that never ran
