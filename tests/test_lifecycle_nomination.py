@@ -172,14 +172,24 @@ def test_dossiers_appraised_disclosed_voted_and_decided(sessions, ctx, clock, li
 
 
 def test_sudden_achievement_skips_disclosure_and_council(sessions, ctx, lifecycle):
+    """Đột xuất (Law Art. 84(2), 85): the officer proposes without the unit council's review; the dossier is the
+    short one (tờ trình, a summary report, the certification of the achievement) and no merit condition applies."""
     iid = start(sessions, ctx, "nomination", unit="HPT", nomination_units=["HPT"], sudden=True)
     hero = {"name": "Cao Văn Tâm", "kind": "individual", "award": "bang_khen_chu_tich"}
-    complete(sessions, ctx, one_task(sessions, iid, "nom_unit_council"), "bao.tq",
-             {"meeting_date": "2024-03-19", "unit_candidates": [hero]})  # fmt: skip
-    complete(sessions, ctx, one_task(sessions, iid, "dossier_prepare"), "tam.cv",
-             {"documents": DOCS, "achievement_summary": "Cứu người trong lũ"})  # fmt: skip
+    propose = one_task(sessions, iid, "nom_sudden_propose")
+    assert who(propose) == ("nom_sudden_propose", "unit_officer", "HPT")
+    proposal = {"achievement_date": "2024-03-18", "achievement": "Cứu người trong lũ", "unit_candidates": [hero]}
+    complete(sessions, ctx, propose, "tam.cv", proposal)
+    prepare = one_task(sessions, iid, "dossier_prepare")
+    short = ["to_trinh", "bao_cao_tom_tat", "xac_nhan_thanh_tich"]
+    assert task_data(sessions, ctx, prepare)["required_documents"] == short
+    documents = {d: f"files/{d}.pdf" for d in short}
+    complete(sessions, ctx, prepare, "tam.cv", {"documents": documents, "achievement_summary": "Cứu người trong lũ"})
     complete(sessions, ctx, one_task(sessions, iid, "dossier_sign"), "hanh.mt", {"head_decision": "sign"})
-    complete(sessions, ctx, one_task(sessions, iid, "dossier_appraise"), "an.tdkt", {"appraisal": "eligible"})
+    appraise = one_task(sessions, iid, "dossier_appraise")
+    assert task_data(sessions, ctx, appraise)["findings"] == []
+    assert task_data(sessions, ctx, appraise)["dossier_recommend_result"]["recommendation"] == "eligible"
+    complete(sessions, ctx, appraise, "an.tdkt", {"appraisal": "eligible"})
     decision = one_task(sessions, iid, "nom_decision")
     assert who(decision) == ("nom_decision", "chairman", "TINH")
     complete(sessions, ctx, decision, "chu.tich", {"decision_number": "88/QĐ-UBND", "signed_date": "2024-03-20"})
@@ -189,6 +199,7 @@ def test_sudden_achievement_skips_disclosure_and_council(sessions, ctx, lifecycl
     assert data_of(sessions, ctx, iid)["nomination_result"]["awarded"] == ["HPT-2024-1"]
     elements = {e for e, _ in completions(sessions, iid)}
     assert "nom_disclosure_publish" not in elements and "council_stub_results" not in elements
+    assert "nom_unit_council" not in elements  # no unit-council minutes
 
 
 def test_dossier_still_incomplete_after_two_supplements_is_recommended_for_rejection(sessions, ctx, lifecycle):

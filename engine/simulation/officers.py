@@ -73,6 +73,19 @@ def _candidate(rng: random.Random, year: int, b: Behaviour) -> dict[str, Any]:
     return candidate
 
 
+def _sudden(rng: random.Random) -> dict[str, Any]:
+    """Someone proposed for an outstanding, sudden achievement (đột xuất): no merit conditions apply."""
+    individual = rng.random() < 0.8
+    name = f"{rng.choice(FAMILY)} {rng.choice(GIVEN)}" if individual else f"Tổ {rng.choice(GIVEN)}"
+    return {
+        "name": name,
+        "kind": "individual" if individual else "collective",
+        "award": "bang_khen_chu_tich",
+        "outstanding_achievement": True,
+        "disciplined": False,
+    }
+
+
 def _documents(rng: random.Random, b: Behaviour, complete: bool, data: dict[str, Any]) -> dict[str, str]:
     """The documents the rules ask of this dossier (``required_documents``, else every usual one), one sometimes
     left out of a first submission."""
@@ -191,6 +204,11 @@ FILLERS: dict[str, Filler] = {
         "meeting_date": f"{d.get('campaign_year')}-11-25",
         "minutes_file": _file(r, "bien-ban"),
         "unit_candidates": [_candidate(r, int(d.get("campaign_year", 2024)), b) for _ in range(r.randint(2, 4))],
+    },
+    "nom_sudden_propose": lambda r, d, b: {
+        "achievement_date": f"{d.get('campaign_year')}-{r.randint(3, 11):02d}-{r.randint(1, 28):02d}",
+        "achievement": "Dũng cảm cứu người, tài sản trong mưa lũ",
+        "unit_candidates": [_sudden(r)],
     },
     "unom_head_decision": lambda r, d, b: _head_decision(r, d),
     "unom_unit_certificates": lambda r, d, b: {
