@@ -30,7 +30,7 @@ ALLOWED = {
 }
 # Of the Sở Y tế resources the calls name, who sees them (so a scoped route must not refuse them at all).
 SEES_SYT_TASK = {"admin", "linh.tm", "duc.hm"}
-WORKS_ON_SYT_TASK = {"admin", "linh.tm"}  # the head sees the officer's draft but does not write it
+WORKS_ON_SYT_TASK = {"admin", "linh.tm"}  # the head sees (and may reassign) the officer's draft, not work on it
 QUERY = {"/api/v1/calendar": "?year=2024"}
 
 
@@ -77,7 +77,11 @@ def test_every_role_on_every_route(world: World, method, rule):
             if status == 403:
                 message = answer.get_json()["error"]["message"]
                 assert RULES[name].scoped and " is for " not in message, (who, method, url, message)
-                entitled = WORKS_ON_SYT_TASK if rule.endswith(("/claim", "/complete")) else SEES_SYT_TASK
+                entitled = (
+                    WORKS_ON_SYT_TASK
+                    if rule.endswith(("/claim", "/unclaim", "/complete", "/return"))
+                    else SEES_SYT_TASK
+                )
                 assert not (rule.startswith("/api/v1/tasks/") and user in entitled), (who, method, url, message)
         else:
             assert status == (401 if user is None else 403), (who, method, url, answer.get_json())

@@ -193,3 +193,13 @@ def test_a_response_that_does_not_match_its_schema_fails(world: World, monkeypat
     answer = world.client("an.tdkt").get(f"/api/v1/instances/{world.syt_instance}")
     assert answer.status_code == 500
     assert answer.get_json()["error"]["code"] == "internal_error"
+
+
+def test_nul_characters_are_refused_before_any_database_sees_them(world: World):
+    client = world.client("an.tdkt")
+    answer = client.get("/api/v1/instances?business_key=KH%00")
+    assert answer.status_code == 422
+    assert answer.get_json()["error"]["details"]["fields"] == {"business_key": "must not contain NUL characters"}
+    started = client.post("/api/v1/instances", json={"process": "unit_plan", "data": {"notes": ["a\x00"]}})
+    assert started.status_code == 422
+    assert started.get_json()["error"]["details"]["fields"] == {"data.notes.0": "must not contain NUL characters"}

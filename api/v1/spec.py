@@ -68,12 +68,37 @@ def _message(problem: dict[str, Any]) -> str:
     return MESSAGES.get(str(problem.get("type")), str(problem.get("msg", "invalid")))
 
 
+NUL = "must not contain NUL characters"
+
+
+def _nul_fields(req: Any) -> dict[str, str]:
+    """Query parameters and body strings holding U+0000, which no text column takes (PostgreSQL refuses it)."""
+    fields = {name: NUL for name, value in req.args.items(multi=True) if "\x00" in name or "\x00" in value}
+    stack: list[tuple[str, Any]] = [("", req.get_json(silent=True) if req.method in ("POST", "PUT", "PATCH") else None)]
+    while stack and len(fields) < 20:
+        where, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                fields[where or "(body)"] = NUL
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                name = f"{where}.{key}" if where else str(key)
+                if "\x00" in str(key):
+                    fields[name] = NUL
+                stack.append((name, item))
+        elif isinstance(value, list):
+            stack.extend((f"{where}.{i}" if where else str(i), item) for i, item in enumerate(value))
+    return fields
+
+
 def _before(req: Any, resp: Any, error: Exception | None, instance: Any, adapter: Any) -> None:
     if req.method in ("POST", "PUT", "PATCH") and req.get_data(cache=True) and req.get_json(silent=True) is None:
         raise BadRequest("the request body is not valid JSON")
+    fields: dict[str, str] = _nul_fields(req)
     if error is None:
+        if fields:
+            raise ValidationError("the request does not match the API's schema", {"fields": fields})
         return
-    fields: dict[str, str] = {}
     for problem in getattr(error, "errors", lambda: [])():
         fields.setdefault(_field_name(tuple(problem.get("loc", ()))), _message(problem))
     raise ValidationError("the request does not match the API's schema", {"fields": fields or {"(request)": "invalid"}})

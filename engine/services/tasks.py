@@ -63,14 +63,15 @@ def _audit(session: Session, ctx: EngineContext, row: HumanTask, action: str, ac
 
 def claim(session: Session, ctx: EngineContext, task_id: int, user_id: str) -> HumanTask:
     row = get_task(session, task_id)
+    # Entitlement first: someone who may not work on the task learns nothing of its state or holder.
+    if row.assignee != user_id and not _entitled(session, ctx, user_id, row, ignore_assignee=True):
+        raise PermissionDeniedError(f"user {user_id} may not work on task {task_id}")
     if row.status not in OPEN:
         raise ConflictError(f"task {task_id} is {row.status}")
     if row.assignee == user_id:
         return row
     if row.assignee is not None:
         raise ConflictError(f"task {task_id} is already claimed by {row.assignee}")
-    if not _entitled(session, ctx, user_id, row, ignore_assignee=True):
-        raise PermissionDeniedError(f"user {user_id} may not work on task {task_id}")
     result = session.connection().execute(
         update(HumanTask)
         .where(HumanTask.id == task_id, HumanTask.status == "open", HumanTask.assignee.is_(None))
@@ -86,10 +87,13 @@ def claim(session: Session, ctx: EngineContext, task_id: int, user_id: str) -> H
 
 def unclaim(session: Session, ctx: EngineContext, task_id: int, user_id: str) -> HumanTask:
     row = get_task(session, task_id)
-    if row.status != "claimed":
+    admin = "admin" in user_capabilities(session, user_id)
+    if row.status != "claimed":  # nobody's to release: say so only to those who may work on it
+        if not admin and not _entitled(session, ctx, user_id, row, ignore_assignee=True):
+            raise PermissionDeniedError(f"user {user_id} may not work on task {task_id}")
         raise ConflictError(f"task {task_id} is {row.status}, not claimed")
-    if row.assignee != user_id and "admin" not in user_capabilities(session, user_id):
-        raise PermissionDeniedError(f"only {row.assignee} (or an administrator) can release task {task_id}")
+    if row.assignee != user_id and not admin:
+        raise PermissionDeniedError(f"only the assignee (or an administrator) can release task {task_id}")
     result = session.connection().execute(
         update(HumanTask)
         .where(HumanTask.id == task_id, HumanTask.status == "claimed", HumanTask.assignee == row.assignee)
@@ -106,13 +110,13 @@ def unclaim(session: Session, ctx: EngineContext, task_id: int, user_id: str) ->
 def reassign(session: Session, ctx: EngineContext, task_id: int, to_user: str, by_user: str) -> HumanTask:
     """The assignee, the head of the task's unit, or an administrator hands the task to someone entitled."""
     row = get_task(session, task_id)
-    if row.status not in OPEN:
-        raise ConflictError(f"task {task_id} is {row.status}")
     allowed = row.assignee == by_user or "admin" in user_capabilities(session, by_user)
     if not allowed and row.unit_id is not None:
         allowed = ("unit_head", row.unit_id) in roles_of(session, by_user, ctx.now())
     if not allowed:
         raise PermissionDeniedError(f"user {by_user} may not reassign task {task_id}")
+    if row.status not in OPEN:
+        raise ConflictError(f"task {task_id} is {row.status}")
     if not _entitled(session, ctx, to_user, row, ignore_assignee=True):
         raise PermissionDeniedError(f"user {to_user} is not entitled to task {task_id} (role or unit)")
     result = session.connection().execute(
