@@ -114,6 +114,65 @@ class Delegation(Base):
     ends_at: Mapped[datetime]
 
 
+class AuthSession(Base):
+    """A logged-in browser or API client: the cookie carries a random token, this row only its SHA-256.
+
+    Valid while not revoked, before ``expires_at`` (the absolute limit) and within the idle limit of
+    ``last_seen_at`` (which requests move forward at most once a minute).
+    """
+
+    __tablename__ = "auth_session"
+    __table_args__ = (
+        Index("ix_auth_session_user", "user_id", "revoked_at"),
+        Index("ix_auth_session_expiry", "expires_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # hex SHA-256 of the cookie's token
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    address: Mapped[str | None] = mapped_column(String(64))
+
+
+class ApiToken(Base):
+    """A bearer token a system uses to call the API as a user: only its SHA-256 is kept, with its scopes."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (Index("ix_api_token_user", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # hex SHA-256 of the whole token
+    prefix: Mapped[str] = mapped_column(String(16))  # its first characters, to recognise it in a list
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id"))
+    name: Mapped[str] = mapped_column(String(255))
+    scopes: Mapped[list[Any]] = mapped_column(default=list)  # "read" (GET only) and/or "write"
+    created_at: Mapped[datetime]
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class LoginAttempt(Base):
+    """One login attempt (failed or not), counted per user name and per client address for rate limiting."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        Index("ix_login_attempt_user", "user_name", "at"),
+        Index("ix_login_attempt_address", "address", "at"),
+        Index("ix_login_attempt_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    user_name: Mapped[str] = mapped_column(String(64))  # as typed (cut to 64 characters), known or not
+    address: Mapped[str] = mapped_column(String(64))
+    succeeded: Mapped[bool] = mapped_column(default=False)
+
+
 # --- definitions --------------------------------------------------------------------------------------
 
 
