@@ -73,9 +73,12 @@ def load_principal(db: Session, user_id: str) -> Principal | None:
 
 
 def current_user_id() -> str | None:
-    """The one place that reads who is logged in (the session cookie)."""
-    user_id = session.get("user_id")
-    return user_id if isinstance(user_id, str) else None
+    """The one place that reads who is logged in: the server-side session named by the session cookie or, on the
+    API, the bearer token (``api.security.request_credential``)."""
+    from api.security import request_credential
+
+    credential = request_credential()
+    return credential.user_id if credential is not None else None
 
 
 def current_user() -> Principal | None:

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from api import create_app
-from api.passwords import hash_password
+from api.passwords import Scrypt, hash_password
 from engine.persistence.models import HumanTask, Instance, User
 from engine.services.context import EngineContext
 from engine.services.definitions import deploy
@@ -24,6 +24,9 @@ from tests.test_lifecycle_helpers import base_data
 PASSWORD = "demo"  # noqa: S105 - test data
 NO_PASSWORD = "mttq"  # a demo user left without a password
 MISSING = 999_999
+# A test-only scrypt setting (microseconds, not the 0.4 s of the default): the apps below re-hash with it too.
+TEST_KDF = Scrypt(log2_n=4, r=1, p=1)
+TEN_YEARS_IN_HOURS = 10 * 366 * 24
 PLAN = {"plan_title": "Kế hoạch thi đua 2024", "targets": "100% đăng ký", "activities": "Quý II - IV"}
 
 
@@ -70,7 +73,7 @@ def instance_version(sessions: Any, instance_id: int) -> int:
 @pytest.fixture
 def world(db_engine, sessions, clock) -> World:
     ctx = EngineContext(clock=clock)
-    cheap = hash_password(PASSWORD, method="pbkdf2:sha256:1000")  # fast in tests; checked the same way
+    cheap = hash_password(PASSWORD, kdf=TEST_KDF)  # fast in tests; checked the same way
     with sessions() as s, s.begin():
         load_org_file(s, ROOT / "demo" / "org.yaml", clock)
         for user in s.scalars(select(User).where(User.id != NO_PASSWORD)):
@@ -83,6 +86,16 @@ def world(db_engine, sessions, clock) -> World:
             )
             ids.append(row.id)
     app = create_app(
-        {"ENGINE": db_engine, "DATABASE_URL": "given", "SECRET_KEY": "test", "ENGINE_CONTEXT": ctx, "TESTING": True}
+        {
+            "ENGINE": db_engine,
+            "DATABASE_URL": "given",
+            "SECRET_KEY": "test",
+            "ENGINE_CONTEXT": ctx,
+            "TESTING": True,
+            "PASSWORD_KDF": TEST_KDF,
+            # Tests move the clock by days after logging in; the session tests set the real limits again.
+            "TDKT_SESSION_IDLE_MINUTES": TEN_YEARS_IN_HOURS * 60,
+            "TDKT_SESSION_MAX_HOURS": TEN_YEARS_IN_HOURS,
+        }
     )
     return World(app, ctx, ids[0], ids[1], open_task(sessions, ids[0]).id, open_task(sessions, ids[1]).id)

@@ -53,7 +53,7 @@ def snapshot(world: World, sessions: Any, instance_id: int) -> dict[str, Any]:
             "state": hashlib.sha256(inst.state).hexdigest(),
             "tasks": [tuple(r) for r in task_rows],
             "candidates": s.scalar(select(func.count()).select_from(TaskCandidate)),
-            "audit": s.scalar(select(func.count()).select_from(AuditEvent)),
+            "audit": s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.stream != "system")),
             "data": instances.instance_data(s, world.ctx, instance_id),
         }
 
