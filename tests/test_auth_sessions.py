@@ -206,3 +206,19 @@ def test_logins_and_logouts_are_in_the_system_audit_stream(world: World, session
     with sessions() as s:
         events = s.scalars(select(AuditEvent).where(AuditEvent.stream == "system", AuditEvent.action.like("auth.%")))
         assert [(e.action, e.actor) for e in events] == [("auth.login", "linh.tm"), ("auth.logout", "linh.tm")]
+
+
+def test_a_new_password_ends_the_users_sessions(world: World, db_engine):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    client = world.client("linh.tm")
+    other = world.client("hoa.nt")
+    url = db_engine.url.render_as_string(hide_password=False)
+    done = CliRunner().invoke(
+        main, ["user", "set-password", "linh.tm", "--password-stdin", "--url", url], "new-secret\n"
+    )
+    assert done.exit_code == 0, done.output
+    assert me(client) == 401
+    assert me(other) == 200

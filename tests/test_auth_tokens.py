@@ -168,3 +168,11 @@ def test_tdkt_token_create_list_revoke(world: World, db_engine):
         failed = runner.invoke(main, [*args, "--url", url])
         assert failed.exit_code != 0
         assert message in failed.output and len(failed.output.strip().splitlines()) == 1
+
+
+def test_null_fields_take_their_defaults(world: World):
+    made = world.client("linh.tm").post(
+        "/api/v1/tokens", json={"name": "n", "user": None, "scopes": None, "days": None}
+    )
+    assert made.status_code == 201, made.get_json()
+    assert (made.get_json()["user"], made.get_json()["scopes"]) == ("linh.tm", ["read"])

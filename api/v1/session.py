@@ -104,7 +104,7 @@ def _token_manager() -> Principal:
 def create_api_token() -> Any:
     p = _token_manager()
     data = body()
-    user_id = data.get("user", p.user_id)
+    user_id = p.user_id if data.get("user") is None else data["user"]
     if user_id != p.user_id and not p.is_admin:
         raise PermissionDeniedError("only administrators create tokens for other users")
     if not isinstance(user_id, str):
@@ -116,8 +116,8 @@ def create_api_token() -> Any:
             ctx.clock,
             user_id=user_id,
             name=data.get("name"),
-            scopes=data.get("scopes", ["read"]),
-            days=data.get("days", DEFAULT_TOKEN_DAYS),
+            scopes=["read"] if data.get("scopes") is None else data["scopes"],
+            days=DEFAULT_TOKEN_DAYS if data.get("days") is None else data["days"],
             actor=p.user_id,
         )
         answer = token_json(row) | {"token": secret}

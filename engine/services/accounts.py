@@ -1,9 +1,9 @@
 """Login records: who may log in, password hashes, login sessions, login attempts and API tokens.
 
 The engine stores and hands back password hashes only; it never sees a password (hashing belongs to the web layer
-and CLI). Setting one writes a ``user.password_set`` event in the system stream (which users, never the hash);
-logging in and out (``auth.login``, ``auth.logout``) and creating and revoking tokens (``token.created``,
-``token.revoked``) write events there too.
+and CLI). Setting one ends the user's sessions and writes a ``user.password_set`` event in the system stream
+(which users, never the hash); logging in and out (``auth.login``, ``auth.logout``) and creating and revoking
+tokens (``token.created``, ``token.revoked``) write events there too.
 """
 
 from __future__ import annotations
@@ -35,9 +35,19 @@ def set_password_hash(session: Session, clock: Clock, user_id: str, password_has
     if user is None:
         raise NotFoundError(f"user '{user_id}' not found", {"fields": {"user": "unknown user"}})
     user.password_hash = password_hash
+    live = select(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+    ended = 0
+    for row in session.scalars(live):  # a new password logs the user out everywhere
+        row.revoked_at = clock.now()
+        ended += 1
     session.flush()
     append_event(
-        session, clock, stream=SYSTEM_STREAM, action="user.password_set", actor=actor, data={"users": [user_id]}
+        session,
+        clock,
+        stream=SYSTEM_STREAM,
+        action="user.password_set",
+        actor=actor,
+        data={"users": [user_id], "sessions_ended": ended},
     )
 
 
