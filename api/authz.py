@@ -213,7 +213,7 @@ def _anyone_in(p: Principal) -> bool:
 
 RULES: dict[str, Rule] = {
     "anonymous": Rule("anyone, logged in or not", None),
-    "user": Rule("any logged-in user (their own data)", _anyone_in),
+    "user": Rule("any logged-in user (what is theirs, or open to all users)", _anyone_in),
     "scoped": Rule("any logged-in user, for the instances and tasks of their units", _anyone_in, scoped=True),
     "admin": Rule("administrators", lambda p: p.is_admin),
     "auditor": Rule("administrators and auditors", lambda p: p.is_admin or p.is_auditor),

@@ -18,8 +18,10 @@ shape is described once (``ErrorBody``) and listed on every operation.
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
+from flask import current_app
 from pydantic import BaseModel, ConfigDict
 from spectree import Response, SpecTree
 from werkzeug.exceptions import BadRequest
@@ -170,9 +172,22 @@ def document() -> dict[str, Any]:
         export = ExportOut.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
         schemas.update(export.pop("$defs", {}))
         schemas["ExportOut"] = export
+        from api.authz import route_rule
+
+        rules = {
+            (re.sub(r"<(?:[^:>]+:)?(\w+)>", r"{\1}", r.rule), m.lower()): r.rule
+            for r in current_app.url_map.iter_rules()
+            for m in r.methods or ()
+        }
         for path, operations in spec.get("paths", {}).items():
             for method, operation in operations.items():
-                if not (path == "/api/v1/session" and method == "post"):
+                rule = route_rule(method.upper(), rules.get((path, method), ""))
+                if rule is not None:  # who may call it, from the one authorization table (api.authz.ROUTES)
+                    operation["x-authorization"] = rule.describe
+                    operation["description"] = (
+                        f"{operation.get('description') or ''}\n\nWho may call it: {rule.describe}."
+                    )
+                if rule is not None and rule.allows is not None:
                     operation["security"] = [{"session": []}]
         for name in ("instance_id", "task_id"):
             for parameter in _path_parameters(spec, name):
