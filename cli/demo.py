@@ -69,14 +69,21 @@ def give_demo_passwords(sessions: sessionmaker[Session], clock: Clock, *, actor:
 @click.command("demo")
 @click.option("--url", default=None, help="Database URL (default: DATABASE_URL or the local SQLite file).")
 @click.option("--quiet", is_flag=True, help="Print only the campaign line.")
-def command(url: str | None, quiet: bool) -> None:
+@click.option(
+    "--campaign",
+    "campaign_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=CAMPAIGN_FILE,
+    help="Campaign file (default: demo/campaign.yaml, 2024; demo/campaign_2026.yaml is the city's 2026 year).",
+)
+def command(url: str | None, quiet: bool, campaign_file: Path) -> None:
     """Load demo/org.yaml, deploy bpmn/ + forms/, and open the campaign of demo/campaign.yaml (idempotent)."""
     engine, sessions = open_database(url)
     try:
-        campaign = load_campaign(CAMPAIGN_FILE)
+        campaign = load_campaign(campaign_file)
         # The campaign is opened on the directive's date, 09:00 in Việt Nam: its deadlines count from that day.
         clock = ManualClock(datetime.combine(campaign.date, time(2, 0), tzinfo=UTC))
-        campaign, rule_sets, deployed = install(sessions, clock)
+        campaign, rule_sets, deployed = install(sessions, clock, campaign_file=campaign_file)
         passwords = give_demo_passwords(sessions, clock)
         ctx = EngineContext(clock=clock)
         with sessions() as session, session.begin():

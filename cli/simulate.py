@@ -1,7 +1,8 @@
 """``tdkt simulate --from D --until D --seed N``: run a campaign year on a simulated clock and print what happened.
 
-The demo's organisation and campaign by default; ``--org`` and ``--campaign`` name others (demo/province/ has a
-province of 150 participating units), and ``--units N`` keeps the campaign's first N participating units.
+The demo's organisation and its 2026 campaign by default (demo/campaign_2026.yaml, 10/3–31/12/2026); ``--org``
+and ``--campaign`` name others (demo/province/ has a province of 150 participating units), and ``--units N`` keeps
+the campaign's first N participating units.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import click
 from sqlalchemy.orm import Session, sessionmaker
 
 from cli._context import open_database
-from cli.demo import CAMPAIGN_FILE, ORG_FILE, install
+from cli.demo import ORG_FILE, ROOT, install
 from engine.clock import ManualClock
 from engine.errors import EngineError, ValidationError
 from engine.services.context import EngineContext
@@ -24,16 +25,21 @@ from engine.simulation.campaign import CampaignConfig, first_units, load_campaig
 from engine.simulation.run import Simulation
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+CAMPAIGN_2026 = ROOT / "demo" / "campaign_2026.yaml"  # the demo city's 2026 year (rules 2026.1)
 
 
 @click.command("simulate")
-@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), default="2024-03-19", show_default=True)
-@click.option("--until", "until", type=click.DateTime(["%Y-%m-%d"]), default="2024-12-31", show_default=True)
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), default="2026-03-10", show_default=True)
+@click.option("--until", "until", type=click.DateTime(["%Y-%m-%d"]), default="2026-12-31", show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same year.")
 @click.option("--url", default=None, help="Database URL (default: a fresh temporary SQLite file).")
 @click.option("--org", "org_file", type=FILE, default=ORG_FILE, help="Organisation file (default: demo/org.yaml).")
 @click.option(
-    "--campaign", "campaign_file", type=FILE, default=CAMPAIGN_FILE, help="Campaign file (default: demo/campaign.yaml)."
+    "--campaign",
+    "campaign_file",
+    type=FILE,
+    default=CAMPAIGN_2026,
+    help="Campaign file (default: demo/campaign_2026.yaml; demo/campaign.yaml is the 2024 one).",
 )
 @click.option(
     "--units",

@@ -37,19 +37,20 @@ PROCESSES = [
 
 
 def test_same_seed_same_table():
-    args = ["simulate", "--from", "2024-03-19", "--until", "2024-05-10", "--seed", "7"]
+    """The default campaign is the demo city's 2026 year (demo/campaign_2026.yaml, from 10/3/2026)."""
+    args = ["simulate", "--until", "2026-05-08", "--seed", "7"]
     first = CliRunner().invoke(main, args)
     second = CliRunner().invoke(main, args)
     assert first.exit_code == 0, first.output
     assert first.output == second.output
     lines = first.output.splitlines()
-    assert lines[0] == "simulated 2024-03-19 .. 2024-05-10, seed 7"
+    assert lines[0] == "simulated 2026-03-10 .. 2026-05-08, seed 7"
     assert lines[1].split() == ["process", *COLUMNS]
     rows = {line.split()[0]: [int(n) for n in line.split()[1:]] for line in lines[2:] if line}
     assert sorted(rows) == PROCESSES
     assert rows["campaign_launch"][:2] == [1, 0]
-    assert rows["unit_plan"][0] == 7  # one plan per participating unit
-    assert rows["periodic_report"][0] == 7
+    assert rows["unit_plan"][0] == 16  # one plan per participating unit: sở, đoàn thể, wards, communes, firms
+    assert rows["periodic_report"][0] == 16
 
 
 def test_simulation_on_the_test_database(sessions):
@@ -123,14 +124,14 @@ def test_simulate_runs_the_province_at_a_few_units():
         (["--org", "{bad}"], "--org", "organisation data has 1 problem; nothing was saved: units[0].name: required"),
         (["--campaign", "{bad}"], "--campaign", "missing business_key"),
         (["--campaign", str(PROVINCE / "campaign.yaml")], "--campaign", "names units that"),
-        (["--units", "8"], "--units", "the campaign has 7 participating units; 8 asked for"),
+        (["--units", "17"], "--units", "the campaign has 16 participating units; 17 asked for"),
     ],
 )
 def test_simulate_refuses_a_bad_file_in_one_line(tmp_path, args, option, says):
     bad = tmp_path / "bad.yaml"
     bad.write_text("units: [{id: X}]\n" if "--org" in args else "campaign_year: 2024\n", encoding="utf-8")
     args = [str(bad) if a == "{bad}" else a for a in args]
-    result = CliRunner().invoke(main, ["simulate", "--until", "2024-03-20", *args])
+    result = CliRunner().invoke(main, ["simulate", "--until", "2026-03-11", *args])
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     errors = [line for line in result.output.splitlines() if line.startswith("Error")]
@@ -156,3 +157,25 @@ def test_unit_level_titles_stay_in_the_units(sessions):
     assert {levels[a] for a in in_units} == {"unit"}
     assert {levels[a] for a in to_council} == {"province"}
     assert "\naward " in "\n" + table.as_text()
+
+
+def test_the_2026_campaign_is_two_tier_under_the_citys_rules():
+    org = yaml.safe_load((ROOT / "demo" / "org.yaml").read_text(encoding="utf-8"))
+    kinds = {u["id"]: u["kind"] for u in org["units"]}
+    assert "district" not in kinds.values()
+    campaign = load_campaign(ROOT / "demo" / "campaign_2026.yaml")
+    assert campaign.campaign_year == 2026
+    assert {kinds[u] for u in campaign.units} == {"department", "mass_organisation", "ward", "commune", "enterprise"}
+    assert 6 <= sum(kinds[u] in ("ward", "commune") for u in campaign.units) <= 10
+    assert sum(kinds[u] == "enterprise" for u in campaign.units) == 2
+    members = [m for b in campaign.blocks for m in b["members"]]
+    assert sorted(members) == sorted(campaign.units)  # every unit in exactly one block or cluster
+    from engine.services.rules import load_rule_sets, rules_in_force
+
+    rules = rules_in_force(load_rule_sets(ROOT / "rules" / "lifecycle.yaml"), campaign.date)
+    assert rules.version == "2026.1"
+    assert all(
+        date(2026, m, rules.data["periodic"]["report_day"]) > campaign.date for m in rules.data["periodic"]["months"]
+    )
+    for review in rules.data["reviews"].values():
+        assert date.fromisoformat(f"2026-{review}") > campaign.date
