@@ -1,4 +1,4 @@
-"""``tdkt demo``: load the demo organisation, deploy bpmn/ and forms/, and open the 2024 campaign (once).
+"""``tdkt demo``: load the demo organisation, deploy bpmn/ and forms/, and open the city's 2026 campaign (once).
 
 Every demo user without a password gets the password "demo" (the demo only: ``tdkt user set-password`` is how
 real users get one).
@@ -27,7 +27,8 @@ from engine.simulation.campaign import CampaignConfig, load_campaign, open_campa
 
 ROOT = Path(__file__).resolve().parents[1]
 ORG_FILE = ROOT / "demo" / "org.yaml"
-CAMPAIGN_FILE = ROOT / "demo" / "campaign.yaml"
+CAMPAIGN_FILE = ROOT / "demo" / "campaign.yaml"  # the 2024 campaign (rules 2024.1), which the tests open
+CAMPAIGN_2026 = ROOT / "demo" / "campaign_2026.yaml"  # the demo city's 2026 year (rules 2026.1): `tdkt demo`
 RULES_FILE = ROOT / "rules" / "lifecycle.yaml"
 MODEL_DIRS = (ROOT / "bpmn", ROOT / "forms")
 DEMO_PASSWORD = "demo"  # noqa: S105 - the demo's published password, written in the README's tour
@@ -43,7 +44,8 @@ def install(
 ) -> tuple[CampaignConfig, list[RuleSet], list[str]]:
     """Load the organisation and deploy the models (both idempotent); returns the campaign, rules and deploy lines.
 
-    The demo's files by default; ``tdkt simulate --org/--campaign`` passes others (demo/province/ for one).
+    demo/org.yaml and the 2024 campaign by default (the tests' fixture); ``tdkt demo`` and ``tdkt simulate`` pass the
+    2026 campaign, ``--org/--campaign`` others (demo/province/ for one).
     """
     campaign = load_campaign(campaign_file)
     rule_sets = load_rule_sets(RULES_FILE)
@@ -73,11 +75,11 @@ def give_demo_passwords(sessions: sessionmaker[Session], clock: Clock, *, actor:
     "--campaign",
     "campaign_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=CAMPAIGN_FILE,
-    help="Campaign file (default: demo/campaign.yaml, 2024; demo/campaign_2026.yaml is the city's 2026 year).",
+    default=CAMPAIGN_2026,
+    help="Campaign file (default: demo/campaign_2026.yaml; demo/campaign.yaml is the 2024 campaign).",
 )
 def command(url: str | None, quiet: bool, campaign_file: Path) -> None:
-    """Load demo/org.yaml, deploy bpmn/ + forms/, and open the campaign of demo/campaign.yaml (idempotent)."""
+    """Load demo/org.yaml, deploy bpmn/ + forms/, and open the campaign of demo/campaign_2026.yaml (idempotent)."""
     engine, sessions = open_database(url)
     try:
         campaign = load_campaign(campaign_file)

@@ -16,7 +16,7 @@ import click
 from sqlalchemy.orm import Session, sessionmaker
 
 from cli._context import open_database
-from cli.demo import ORG_FILE, ROOT, install
+from cli.demo import CAMPAIGN_2026, ORG_FILE, install
 from engine.clock import ManualClock
 from engine.errors import EngineError, ValidationError
 from engine.services.context import EngineContext
@@ -25,7 +25,6 @@ from engine.simulation.campaign import CampaignConfig, first_units, load_campaig
 from engine.simulation.run import Simulation
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
-CAMPAIGN_2026 = ROOT / "demo" / "campaign_2026.yaml"  # the demo city's 2026 year (rules 2026.1)
 
 
 @click.command("simulate")

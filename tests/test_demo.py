@@ -1,4 +1,4 @@
-"""``tdkt demo``: the demo organisation, the models and the 2024 campaign, opened once however often it runs."""
+"""``tdkt demo``: the demo organisation, the models and the city's 2026 campaign, opened once however often it runs."""
 
 from __future__ import annotations
 
@@ -26,12 +26,15 @@ def test_demo_opens_the_campaign_once(db_engine, sessions):
 
     with sessions() as s:
         launches = list(s.scalars(select(Instance).where(Instance.definition_key == "campaign_launch")))
-        assert [(i.business_key, i.unit_id, i.status) for i in launches] == [("CT05-2024", "TINH", "running")]
-        assert launches[0].started_at.replace(tzinfo=UTC) == datetime(2024, 3, 19, 2, 0, tzinfo=UTC)
+        assert [(i.business_key, i.unit_id, i.status) for i in launches] == [("CT03-2026", "TINH", "running")]
+        assert launches[0].started_at.replace(tzinfo=UTC) == datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
         plans = s.scalars(
             select(HumanTask.unit_id).where(HumanTask.element_id == "plan_draft").order_by(HumanTask.unit_id)
         )
-        assert list(plans) == ["CTNAB", "HPT", "SGDDT", "STC", "SYT", "TPAB", "TXTM"]
+        assert sorted(plans) == sorted(
+            ["SGDDT", "SYT", "STC", "SCT", "MTTQ", "LDLD", "HLHPN", "TDTN", "TPAB", "TXTM", "PHB", "HPT", "XTL", "XDH"]
+            + ["CTNAB", "CTMT"]
+        )
         assert s.scalar(select(func.max(Definition.version))) == 1
         council = s.scalar(select(func.count()).where(Membership.role_id == "council_member"))
         assert council == 11

@@ -32,12 +32,12 @@ def _browser_or_skip() -> None:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    """The app on the demo (organisation, models, the 2024 campaign) in a temporary SQLite file, on a free port."""
+    """The app on the demo (organisation, models, the 2026 campaign) in a temporary SQLite file, on a free port."""
     url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
     loaded = CliRunner().invoke(main, ["demo", "--url", url, "--quiet"])
     assert loaded.exit_code == 0, loaded.output
     engine = make_engine(url)
-    ctx = EngineContext(clock=ManualClock(datetime(2024, 3, 25, 2, 0, tzinfo=UTC)))
+    ctx = EngineContext(clock=ManualClock(datetime(2026, 3, 16, 2, 0, tzinfo=UTC)))
     app = create_app({"ENGINE": engine, "DATABASE_URL": url, "SECRET_KEY": "browser-test", "ENGINE_CONTEXT": ctx})
     http = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=http.serve_forever, daemon=True)
@@ -69,15 +69,15 @@ def test_an_officer_completes_the_plan_and_the_head_gets_the_review(server: str)
             row = page.locator("tr", has_text="Xây dựng kế hoạch thực hiện")
             expect(row).to_contain_text("Sở Y tế")
             task_id = row.get_attribute("data-task-id")
-            expect(row).to_contain_text("02/04/2024")
+            expect(row).to_contain_text("24/03/2026")  # 10 working days after 10/3/2026
             row.get_by_role("link", name="Xây dựng kế hoạch thực hiện").click()
 
-            page.fill("#f-plan_title", "Kế hoạch thi đua 2024 của Sở Y tế")
+            page.fill("#f-plan_title", "Kế hoạch thi đua 2026 của Sở Y tế")
             page.fill("#f-targets", "100% cán bộ đăng ký thi đua")
             page.get_by_role("button", name="Hoàn thành").click()
             expect(page.locator(".field.has-error")).to_have_count(1)
             expect(page.locator(".field.has-error")).to_contain_text("Trường này bắt buộc.")
-            expect(page.locator("#f-plan_title")).to_have_value("Kế hoạch thi đua 2024 của Sở Y tế")
+            expect(page.locator("#f-plan_title")).to_have_value("Kế hoạch thi đua 2026 của Sở Y tế")
 
             page.fill("#f-activities", "Quý II: phát động; quý IV: sơ kết")
             page.get_by_role("button", name="Hoàn thành").click()
