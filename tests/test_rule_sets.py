@@ -199,3 +199,21 @@ def test_the_council_rule_set_by_date() -> None:
         assert cited in (chosen.basis or ""), on
         assert chosen.threshold("chien_si_thi_dua_tinh").share == Fraction(9, 10)
         assert chosen.as_dict()["basis"] == chosen.basis
+
+
+def test_national_award_thresholds_from_decree_152() -> None:
+    import yaml
+
+    from engine.core.tally import parse_rules
+    from engine.core.tally import rules_in_force as council_rules_in_force
+
+    sets = parse_rules(yaml.safe_load((ROOT / "rules" / "council.yaml").read_text(encoding="utf-8")))
+    for on in (date(2025, 7, 1), date(2026, 1, 1)):
+        chosen = council_rules_in_force(sets, on)
+        national = chosen.threshold("chien_si_thi_dua_toan_quoc"), chosen.threshold("co_thi_dua_chinh_phu")
+        assert [(t.share, t.counted_on) for t in national] == [
+            (Fraction(9, 10), "membership"),
+            (Fraction(4, 5), "membership"),
+        ]
+    before = council_rules_in_force(sets, date(2025, 6, 30))
+    assert "chien_si_thi_dua_toan_quoc" not in before.thresholds
