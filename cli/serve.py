@@ -73,9 +73,7 @@ def _scheduler(url: str) -> subprocess.Popen[bytes]:
 @click.option("--url", default=None, help="Database URL (default: DATABASE_URL or the local SQLite file).")
 @click.option("--no-scheduler", is_flag=True, help="Don't fire timers here (a separate `tdkt scheduler` runs).")
 @click.option("--dev", is_flag=True, help="werkzeug's development server in one process (debugging only).")
-def command(
-    host: str, port: int, workers: int, timeout: int, url: str | None, no_scheduler: bool, dev: bool
-) -> None:
+def command(host: str, port: int, workers: int, timeout: int, url: str | None, no_scheduler: bool, dev: bool) -> None:
     """Serve the web UI and API (gunicorn) with the scheduler in its own process."""
     from cli._context import open_database
 

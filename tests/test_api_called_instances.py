@@ -14,7 +14,7 @@ from cli.demo import install
 from engine.persistence.models import Instance, User
 from engine.services.context import EngineContext
 from engine.simulation.campaign import open_campaign
-from tests.api_support import PASSWORD, login
+from tests.api_support import PASSWORD, TEST_KDF, login
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Campaign:
 def campaign_fixture(db_engine, sessions, clock):
     campaign, rule_sets, _ = install(sessions, clock, actor="test")
     ctx = EngineContext(clock=clock)
-    cheap = hash_password(PASSWORD, method="pbkdf2:sha256:1000")
+    cheap = hash_password(PASSWORD, kdf=TEST_KDF)
     with sessions() as s, s.begin():
         ctx.reload_calendar(s)
         for user in s.scalars(select(User)):
@@ -47,9 +47,8 @@ def campaign_fixture(db_engine, sessions, clock):
                 select(Instance).where(Instance.definition_key == "unit_plan", Instance.root_id == root_id)
             )
         }
-    app = create_app(
-        {"ENGINE": db_engine, "DATABASE_URL": "given", "SECRET_KEY": "test", "ENGINE_CONTEXT": ctx, "TESTING": True}
-    )
+    config = {"ENGINE": db_engine, "DATABASE_URL": "given", "SECRET_KEY": "test", "ENGINE_CONTEXT": ctx}
+    app = create_app({**config, "TESTING": True, "PASSWORD_KDF": TEST_KDF})
     return Campaign(app, root_id, plans)
 
 
