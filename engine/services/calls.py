@@ -197,11 +197,13 @@ def _children(parent_id: int, task_guid: str) -> Any:
     )
 
 
+def _running(parent_id: int, task_guid: str) -> Any:
+    """Where a call's children still run (not completed nor cancelled)."""
+    return (Instance.parent_id == parent_id) & (Instance.parent_task_guid == task_guid) & Instance.status.in_(RUNNING)
+
+
 def _running_children(session: Session, parent_id: int, task_guid: str) -> int:
-    query = select(func.count()).where(
-        Instance.parent_id == parent_id, Instance.parent_task_guid == task_guid, Instance.status.in_(RUNNING)
-    )
-    return int(session.scalar(query) or 0)
+    return int(session.scalar(select(func.count()).where(_running(parent_id, task_guid))) or 0)
 
 
 def _settle(
@@ -250,11 +252,7 @@ def _abandon(
     from engine.services.instances import cancel_instance  # instances starts instances through this module
 
     guid = str(task.id)
-    running = session.scalars(
-        select(Instance.id).where(
-            Instance.parent_id == loaded.row.id, Instance.parent_task_guid == guid, Instance.status.in_(RUNNING)
-        )
-    ).all()
+    running = session.scalars(select(Instance.id).where(_running(loaded.row.id, guid)).order_by(Instance.id)).all()
     for child_id in running:
         cancel_instance(session, ctx, child_id, actor=actor, reason=f"call activity {task.task_spec.bpmn_id} ended")
     task.internal_data["call"] = {**task.internal_data["call"], "status": "abandoned"}
