@@ -20,7 +20,8 @@ from engine.core.bpmn_parser import TdktParser
 from engine.core.dmn import parse_dmn
 from engine.core.serialization import specs_to_json
 from engine.core.specs import ConnectorServiceTask, DecisionTask
-from engine.core.xml_safety import parse_xml
+from engine.core.structure import structure_problems
+from engine.core.xml_safety import encoding_warning, parse_xml
 from engine.errors import DefinitionError, Problem
 
 BPMN_SUFFIXES = (".bpmn", ".bpmn2", ".bpmn20.xml")
@@ -66,6 +67,7 @@ _CLEARER = {
     ),
     "Multiple outgoing flows are not supported for tasks of type": "element has several outgoing flows",
 }
+_TWO_ITEMS = "When looking for a task spec, we found two items, perhaps a form has the same ID?"
 
 
 def _problem_from(err: BaseException, file: str, lines: dict[str, dict[str, int]]) -> Problem:
@@ -76,10 +78,26 @@ def _problem_from(err: BaseException, file: str, lines: dict[str, dict[str, int]
         if line is None and element:
             line = lines.get(file, {}).get(element)
         message = str(err.args[0]) if err.args else str(err)
+        if message.startswith(_TWO_ITEMS):  # SpiffWorkflow's words for a flow to no element, or to a duplicate id
+            ref = message[len(_TWO_ITEMS) :].strip(" ()")
+            message = f"a sequence flow names {ref!r}, which is no single element of the process (missing or duplicate)"
         if message.startswith("There is no support implemented"):
             message = f"{err.tag or 'this element'} is not supported by this engine"
         return Problem(file, line, element, _CLEARER.get(message, message))
     return Problem(file, None, None, f"cannot parse: {type(err).__name__}: {err}")
+
+
+def _add_parser_problem(problems: list[Problem], problem: Problem, structural: list[Problem]) -> None:
+    """Add what SpiffWorkflow raised, unless our structural checks already named its cause better (a dangling
+    reference or duplicate id makes SpiffWorkflow fail with a message about something else), or it is known."""
+    if problem in problems:
+        return
+    if any(p.severity == "error" for p in structural) and (
+        problem.message.startswith(("cannot parse:", "a sequence flow names"))
+        or "unexpected keyword" in problem.message
+    ):
+        return
+    problems.append(problem)
 
 
 def _line_index(tree: Any) -> dict[str, int]:
@@ -167,6 +185,7 @@ def parse_files(files: list[tuple[str, bytes]], *, parser_class: type[TdktParser
     form_files: list[tuple[str, bytes]] = []
     bpmn_trees = []
     lines: dict[str, dict[str, int]] = {}
+    structural: dict[str, list[Problem]] = {}
     for name, data in files:
         lower = name.lower()
         if lower.endswith(FORM_SUFFIXES):
@@ -180,6 +199,11 @@ def parse_files(files: list[tuple[str, bytes]], *, parser_class: type[TdktParser
         except DefinitionError as err:
             problems.extend(err.problems)
             continue
+        mojibake = encoding_warning(data, name)
+        if mojibake is not None:
+            problems.append(mojibake)
+        structural[name] = structure_problems(tree, name)
+        problems.extend(structural[name])
         texts[name] = data.decode("utf-8", errors="replace")
         if lower.endswith(DMN_SUFFIXES):
             decisions, found = parse_dmn(tree, name)
@@ -203,7 +227,7 @@ def parse_files(files: list[tuple[str, bytes]], *, parser_class: type[TdktParser
         try:
             parser.add_bpmn_xml(tree, name)
         except Exception as err:  # noqa: BLE001 - every failure becomes a lint message
-            problems.append(_problem_from(err, name, lines))
+            _add_parser_problem(problems, _problem_from(err, name, lines), structural.get(name, []))
             continue
         checks.append(check)
 
@@ -237,7 +261,13 @@ def parse_files(files: list[tuple[str, bytes]], *, parser_class: type[TdktParser
     blocked = {p.file for p in problems if p.severity == "error"}
     for pid in parser.get_process_ids():
         file = process_file.get(pid) or ""
-        if file in blocked or parser.process_parsers[pid].parent is not None:
+        if parser.process_parsers[pid].parent is not None:
+            continue
+        if file in blocked:  # not deployed, but what SpiffWorkflow finds in it is named in the same pass
+            try:
+                parser.get_spec(pid)
+            except Exception as err:  # noqa: BLE001
+                _add_parser_problem(problems, _problem_from(err, file, lines), structural.get(file, []))
             continue
         bundle = _build_bundle(parser, pid, checks, texts, forms, decision_files, problems, lines)
         if bundle is not None:

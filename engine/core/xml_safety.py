@@ -29,6 +29,47 @@ def _problem(filename: str, line: int | None, message: str) -> DefinitionError:
     return DefinitionError([Problem(filename, line, None, message)])
 
 
+_UNDECLARED_PREFIX = re.compile(r"Namespace prefix (\S+) (?:for \S+ )?on (\S+) is not defined")
+_KNOWN_PREFIXES = {
+    "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+    "bpmn2": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+    "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
+    "dc": "http://www.omg.org/spec/DD/20100524/DC",
+    "di": "http://www.omg.org/spec/DD/20100524/DI",
+    "camunda": "http://camunda.org/schema/1.0/bpmn",
+    "zeebe": "http://camunda.org/schema/zeebe/1.0",
+    "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
+}
+_ENCODING_ERROR = re.compile(r"encoding|not proper UTF|invalid bytes|Char 0x|PCDATA invalid", re.IGNORECASE)
+_ENCODING_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
+
+
+def _declared_encoding(data: bytes) -> str | None:
+    found = _ENCODING_DECLARATION.match(data)
+    return found.group(1).decode("ascii") if found else None
+
+
+def encoding_warning(data: bytes, filename: str) -> Problem | None:
+    """A file declared in a single-byte encoding whose bytes read as UTF-8: its text is most likely misread."""
+    declared = _declared_encoding(data)
+    if not declared or declared.lower().replace("_", "-") in ("utf-8", "utf8", "us-ascii", "ascii"):
+        return None
+    if declared.lower().startswith("utf-16") or all(byte < 0x80 for byte in data):
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return Problem(
+        filename,
+        1,
+        None,
+        f"encoding error: the file declares encoding {declared!r} but its bytes are UTF-8, so its non-ASCII text "
+        'is misread; declare encoding="UTF-8"',
+        "warning",
+    )
+
+
 def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
@@ -77,6 +118,24 @@ def parse_xml(data: bytes, filename: str, limit: int | None = None) -> etree._El
     except etree.XMLSyntaxError as err:
         error_line: int | None = err.lineno if isinstance(err.lineno, int) else None
         message = str(err.msg or err).split(" (line")[0]
+        if _ENCODING_ERROR.search(message):
+            declared = _declared_encoding(data) or "UTF-8"
+            raise _problem(
+                filename,
+                error_line,
+                f"encoding error: the file is not valid {declared} text ({message}); save it as {declared} or "
+                "declare the encoding it is written in",
+            )
+        prefix = _UNDECLARED_PREFIX.search(message)
+        if prefix:
+            name, element = prefix.group(1), prefix.group(2)
+            uri = _KNOWN_PREFIXES.get(name, "...")
+            raise _problem(
+                filename,
+                error_line,
+                f"undeclared namespace: prefix {name!r} of element {element!r} is not declared; add "
+                f'xmlns:{name}="{uri}" to the root element',
+            )
         raise _problem(filename, error_line, f"malformed XML: {message}")
     except ValueError as err:  # e.g. an encoding declaration on a str, or an empty document
         raise _problem(filename, None, f"malformed XML: {err}")

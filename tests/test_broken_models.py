@@ -1,0 +1,115 @@
+"""Deliberately broken models (tests/fixtures/broken/, one defect each and one with several): every defect is
+named with its line and element, all of a file's problems come out in one pass, and none lints clean."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.core.definitions import parse_files
+from engine.core.structure import schema_for, structure_problems
+from engine.core.xml_safety import parse_xml
+
+BROKEN = Path(__file__).parent / "fixtures" / "broken"
+
+# file -> (severity, line, element id or None, text the message contains), every problem the file must give
+EXPECTED: dict[str, list[tuple[str, int, str | None, str]]] = {
+    "duplicate_flow_id.bpmn": [
+        ("error", 8, "flow", "duplicate id 'flow': this sequenceFlow (line 8) and the sequenceFlow on line 7"),
+    ],
+    "dangling_flow_target.bpmn": [
+        ("error", 8, "flow_2", "sequence flow 'flow_2' names target 'finish', which is not an element of the file"),
+    ],
+    "dangling_lane_message_error.bpmn": [
+        ("warning", 7, "clerk", "lane 'clerk' names flow node 'nobody'"),
+        ("error", 12, "wait", "intermediateCatchEvent 'wait' names message 'Message_missing'"),
+        ("error", 15, "end", "endEvent 'end' names error 'Error_missing'"),
+    ],
+    "dangling_shape.bpmn": [
+        ("warning", 10, "ghost_di", "diagram BPMNShape 'ghost_di' draws bpmnElement 'ghost'"),
+    ],
+    "unknown_child_element.bpmn": [
+        ("error", 6, "work", "element 'frobnicate': This element is not expected"),
+    ],
+    "misnamed_element.bpmn": [
+        ("error", 5, "review", "element 'userTaks': This element is not expected"),
+    ],
+    "foreign_child_namespace.bpmn": [
+        ("warning", 6, "work", "element '{urn:acme}retry': This element is not expected"),
+    ],
+    "undeclared_prefix.bpmn": [
+        ("error", 7, None, "undeclared namespace: prefix 'camunda' of element 'formData' is not declared"),
+    ],
+    "missing_extension_definition.bpmn": [
+        ("error", 3, None, "extension names definition 'retryPolicy', which is not defined in the file"),
+    ],
+    "wrong_encoding.bpmn": [
+        ("error", 3, None, "encoding error: the file is not valid UTF-8 text"),
+    ],
+    "mislabelled_encoding.bpmn": [
+        ("warning", 1, None, "encoding error: the file declares encoding 'ISO-8859-1' but its bytes are UTF-8"),
+    ],
+    "several_defects.bpmn": [
+        ("error", 5, "compute", "script refused: syntax error"),
+        ("error", 9, "work", "element 'frobnicate': This element is not expected"),
+        ("error", 18, "flow_3", "duplicate id 'flow_3'"),
+        ("error", 19, "flow_4", "sequence flow 'flow_4' names target 'nowhere'"),
+    ],
+}
+
+
+def test_every_broken_fixture_has_expectations() -> None:
+    assert sorted(p.name for p in BROKEN.glob("*.bpmn")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_defect_is_named_with_line_and_element(name: str) -> None:
+    result = parse_files([(name, (BROKEN / name).read_bytes())])
+    found = [(p.severity, p.line, p.element_id, p.message) for p in result.problems]
+    for severity, line, element, text in EXPECTED[name]:
+        assert any((s, ln, e) == (severity, line, element) and text in m for s, ln, e, m in found), (
+            f"{name}: expected {severity} at {line} {element}: {text!r}; got {found}"
+        )
+    assert result.problems, f"{name} lints clean"
+    # SpiffWorkflow's misleading words for a dangling reference never reach the user
+    assert not any("perhaps a form has the same ID" in m or "unexpected keyword" in m for *_, m in found)
+
+
+def test_a_file_with_several_defects_reports_them_all_in_one_pass() -> None:
+    result = parse_files([("several_defects.bpmn", (BROKEN / "several_defects.bpmn").read_bytes())])
+    assert len(result.errors) >= 4 and result.bundles == []
+
+
+def test_lint_prints_every_problem_and_exits_1() -> None:
+    tdkt = Path(sys.executable).parent / "tdkt"
+    run = subprocess.run([str(tdkt), "lint", str(BROKEN)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1
+    output = run.stdout + run.stderr
+    assert "Traceback" not in output
+    for name, expected in EXPECTED.items():
+        for _, line, element, text in expected:
+            assert f"{name}:{line} {element or '-'}: " in output and text in output, (name, line, text)
+
+
+def test_the_schemas_load_locally() -> None:
+    assert schema_for("http://www.omg.org/spec/BPMN/20100524/MODEL") is not None
+    assert schema_for("https://www.omg.org/spec/DMN/20191111/MODEL/") is not None
+    assert schema_for("urn:unknown") is None
+
+
+def test_schema_order_violations_are_warnings() -> None:
+    data = b"""<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="urn:t">
+  <process id="p" isExecutable="true">
+    <startEvent id="s"><outgoing>f</outgoing><documentation>late</documentation></startEvent>
+    <endEvent id="e" />
+    <sequenceFlow id="f" sourceRef="s" targetRef="e" />
+  </process>
+</definitions>"""
+    problems = structure_problems(parse_xml(data, "order.bpmn"), "order.bpmn")
+    assert [(p.severity, p.line, p.element_id) for p in problems] == [("warning", 4, "s")]
+    result = parse_files([("order.bpmn", data)])
+    assert [b.key for b in result.bundles] == ["p"]
