@@ -8,13 +8,13 @@ from flask import Blueprint, Flask, request
 
 from api.authz import current_user, may_see_reports
 from api.security import check_csrf
-from api.web import auth, instances, overview, tasks
+from api.web import auth, council, instances, overview, tasks
 
 
 def register(app: Flask) -> None:
     parent = Blueprint("web", __name__)
     parent.before_request(check_csrf)
-    for module in (auth, tasks, overview, instances):
+    for module in (auth, tasks, overview, instances, council):
         parent.register_blueprint(module.bp)
     app.register_blueprint(parent)
     app.context_processor(_navigation)

@@ -53,6 +53,8 @@ def _render(view: TaskView, schema: dict[str, Any] | None, fields: list[Any], ge
 @bp.get("/tasks/<int:task_id>")
 def show(task_id: int) -> Any:
     view, schema, data = visible_task(require_user(), task_id)
+    if view.task.form_key in RESERVED_FORM_KEYS:  # the Council's steps have their own pages
+        return redirect(url_for("web.council.show", task_id=task_id))
     return _render(view, schema, build_fields(schema, data), [], 200)
 
 
