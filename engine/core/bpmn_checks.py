@@ -14,7 +14,15 @@ from typing import Any
 
 from lxml import etree
 
-from engine.core.camunda_compat import TranslationError, is_juel, translate_feel, translate_juel, translate_timer
+from engine.core.camunda_compat import (
+    TranslationError,
+    cron_to_iso,
+    is_cron,
+    is_juel,
+    translate_feel,
+    translate_juel,
+    translate_timer,
+)
 from engine.core.task_meta import (
     BPMN_NS,
     CAMUNDA_NAMESPACES,
@@ -167,7 +175,14 @@ def _prepare_flow_nodes(root: etree._Element, check: FileCheck) -> None:
                 check.add(event, f"timer has an empty {tag}; set an expression")
                 continue
             try:
-                literal = translate_timer(text)
+                if tag == "timeCycle" and is_cron(text):
+                    cycle, note = cron_to_iso(text)
+                    check.add(event, f"timer timeCycle: {note}", "warning")
+                    literal: str | None = repr(cycle)
+                elif text.startswith("="):  # Camunda 8: a FEEL expression
+                    literal = translate_feel(text[1:])
+                else:
+                    literal = translate_timer(text)
             except TranslationError as err:
                 check.add(event, f"timer {tag}: {err}")
                 continue

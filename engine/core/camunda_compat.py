@@ -275,6 +275,54 @@ def translate_timer(text: str) -> str | None:
     return None
 
 
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/?,#LW-]+$")
+_EVERY = re.compile(r"^(?:0|\*)/(\d+)$")
+
+
+def is_cron(text: str) -> bool:
+    """A Quartz (Camunda 7) or Spring (Camunda 8) cron expression: 6 or 7 fields, seconds first."""
+    fields = text.split()
+    return len(fields) in (6, 7) and all(_CRON_FIELD.match(f) for f in fields) and not text.strip().startswith("R")
+
+
+def cron_to_iso(text: str) -> tuple[str, str]:
+    """A cron timeCycle with a fixed period as an ISO 8601 repeating interval, and how it differs from cron.
+
+    Cron fires at clock-aligned times; the ISO cycle counts its period from when the timer starts. Any cron that is
+    not one fixed period (weekdays only, a list of hours, a given day of the month...) is refused.
+    """
+    fields = text.split()
+    sec, minute, hour, dom, month, dow = fields[:6]
+    year = fields[6] if len(fields) == 7 else "*"
+    if dom not in ("*", "?") or month != "*" or dow not in ("*", "?") or year != "*":
+        raise TranslationError(
+            f"cron timeCycle {text!r} fires on particular days, months or weekdays, which an ISO 8601 cycle cannot "
+            "say; write a fixed period (R/PT5M, R/P1D, R3/PT10M) or schedule the process from outside"
+        )
+    every = {name: _EVERY.match(value) for name, value in (("s", sec), ("m", minute), ("h", hour))}
+    period = None
+    if every["s"] and minute == "*" and hour == "*":
+        period = f"PT{every['s'].group(1)}S"
+    elif sec.isdigit() and every["m"] and hour == "*":
+        period = f"PT{every['m'].group(1)}M"
+    elif sec.isdigit() and minute == "*" and hour == "*":
+        period = "PT1M"
+    elif sec.isdigit() and minute.isdigit() and every["h"]:
+        period = f"PT{every['h'].group(1)}H"
+    elif sec.isdigit() and minute.isdigit() and hour == "*":
+        period = "PT1H"
+    elif sec.isdigit() and minute.isdigit() and hour.isdigit():
+        period = "P1D"
+    if period is None:
+        raise TranslationError(
+            f"cron timeCycle {text!r} is not one fixed period; write an ISO 8601 cycle (R/PT5M, R/P1D, R3/PT10M)"
+        )
+    return f"R/{period}", (
+        f"cron {text!r} runs as the ISO 8601 cycle 'R/{period}': one {period} period after another, counted from "
+        "when the timer starts, not at the clock times cron names"
+    )
+
+
 def translate_feel(text: str) -> str:
     """A simple FEEL expression (DMN output entries, input expressions) as Python."""
     try:

@@ -1,0 +1,158 @@
+"""Camunda 7/8 constructs, each with a small model written for it: timer cycles in cron and ISO 8601 repeating
+form, timer expressions, ``camunda:inputOutput`` on every kind of activity, listeners, formKey and formRef."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+
+from engine.clock import ManualClock
+from engine.core.camunda_compat import TranslationError, cron_to_iso, is_cron
+from engine.core.definitions import ParseResult, parse_files
+from engine.core.expressions import SafeScriptEngine
+from engine.core.spiff_clock import using_clock
+
+HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+    'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" '
+    'id="defs" targetNamespace="urn:test">\n'
+)
+
+
+def model(body: str, pid: str = "p") -> bytes:
+    return f'{HEAD}<bpmn:process id="{pid}" isExecutable="true">{body}</bpmn:process></bpmn:definitions>'.encode()
+
+
+def parse(body: str) -> ParseResult:
+    return parse_files([("m.bpmn", model(body))])
+
+
+def errors(result: ParseResult) -> list[str]:
+    return [str(p) for p in result.problems if p.severity == "error"]
+
+
+def warnings(result: ParseResult) -> list[str]:
+    return [str(p) for p in result.problems if p.severity == "warning"]
+
+
+def cycle_model(cycle: str) -> str:
+    """A user task with a non-interrupting boundary timer cycle that runs a counting script each time it fires."""
+    return f"""
+    <bpmn:startEvent id="start" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait" />
+    <bpmn:userTask id="wait" />
+    <bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="end" />
+    <bpmn:endEvent id="end" />
+    <bpmn:boundaryEvent id="tick" attachedToRef="wait" cancelActivity="false">
+      <bpmn:timerEventDefinition id="tick_def"><bpmn:timeCycle>{cycle}</bpmn:timeCycle></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:sequenceFlow id="f3" sourceRef="tick" targetRef="count" />
+    <bpmn:scriptTask id="count" scriptFormat="python"><bpmn:script>ticks = ticks + 1</bpmn:script></bpmn:scriptTask>
+    <bpmn:sequenceFlow id="f4" sourceRef="count" targetRef="tick_end" />
+    <bpmn:endEvent id="tick_end" />"""
+
+
+def run_for(result: ParseResult, minutes: int, data: dict[str, Any] | None = None) -> BpmnWorkflow:
+    assert errors(result) == []
+    bundle = result.bundles[0]
+    clock = ManualClock(datetime(2026, 1, 5, 8, 0, tzinfo=UTC))
+    with using_clock(clock):
+        workflow = BpmnWorkflow(bundle.spec, bundle.subprocess_specs, script_engine=SafeScriptEngine())
+        workflow.data.update(data or {"ticks": 0})
+        start = workflow.get_tasks(state=TaskState.READY)[0]
+        start.data.update(data or {"ticks": 0})
+        workflow.do_engine_steps()
+        for _ in range(minutes):
+            clock.advance(timedelta(minutes=1, seconds=1))
+            workflow.refresh_timers()
+            workflow.do_engine_steps()
+    return workflow
+
+
+def ticks_of(workflow: BpmnWorkflow) -> int:
+    """How many times the cycle fired: each firing runs the counting script once, in its own branch."""
+    counted = [t for t in workflow.get_tasks() if t.task_spec.bpmn_id == "count" and t.state == TaskState.COMPLETED]
+    return len(counted)
+
+
+@pytest.mark.parametrize(
+    ("cron", "iso"),
+    [
+        ("0 0/5 * * * ?", "R/PT5M"),
+        ("0 */15 * * * ?", "R/PT15M"),
+        ("0/30 * * * * ?", "R/PT30S"),
+        ("0 * * * * ?", "R/PT1M"),
+        ("0 0 0/2 * * ?", "R/PT2H"),
+        ("0 30 * * * ?", "R/PT1H"),
+        ("0 0 9 * * ?", "R/P1D"),
+        ("0 0 9 ? * * *", "R/P1D"),
+    ],
+)
+def test_fixed_period_crons_become_iso_cycles(cron: str, iso: str) -> None:
+    assert is_cron(cron)
+    assert cron_to_iso(cron)[0] == iso
+
+
+@pytest.mark.parametrize("cron", ["0 0 9 ? * MON-FRI", "0 0 9 1 * ?", "0 0 8,12 * * ?", "0 0 9 * 1 ?"])
+def test_crons_that_are_no_fixed_period_are_refused_with_what_to_write(cron: str) -> None:
+    with pytest.raises(TranslationError, match="ISO 8601"):
+        cron_to_iso(cron)
+    result = parse(cycle_model(cron))
+    assert any("tick: timer timeCycle: cron" in e and "R/PT5M" in e for e in errors(result)), errors(result)
+
+
+def test_iso_durations_and_dates_are_not_crons() -> None:
+    assert not is_cron("R3/PT10M") and not is_cron("PT5M") and not is_cron("${cycle}")
+
+
+def test_a_quartz_cron_cycle_fires_every_five_minutes_with_a_warning() -> None:
+    result = parse(cycle_model("0 0/5 * * * ?"))
+    assert any("runs as the ISO 8601 cycle 'R/PT5M'" in w for w in warnings(result)), warnings(result)
+    workflow = run_for(result, 16)
+    assert ticks_of(workflow) == 3
+
+
+def test_an_iso_repeating_cycle_fires_its_count_and_stops() -> None:
+    result = parse(cycle_model("R3/PT10M"))
+    assert warnings(result) == [] and errors(result) == []
+    assert ticks_of(run_for(result, 60)) == 3
+
+
+def test_a_juel_cycle_expression_reads_the_process_data() -> None:
+    result = parse(cycle_model("${cycle}"))
+    assert ticks_of(run_for(result, 25, {"ticks": 0, "cycle": "R2/PT10M"})) == 2
+
+
+def test_a_zeebe_feel_cycle_expression_reads_the_process_data() -> None:
+    result = parse(cycle_model("=cycle"))
+    assert ticks_of(run_for(result, 25, {"ticks": 0, "cycle": "R/PT10M"})) == 2
+
+
+@pytest.mark.parametrize(
+    ("tag", "text", "data", "minutes", "fired"),
+    [
+        ("timeDuration", "${wait}", {"wait": "PT10M"}, 11, True),
+        ("timeDuration", "${wait}", {"wait": "PT10M"}, 5, False),
+        ("timeDuration", "=wait", {"wait": "PT10M"}, 11, True),
+        ("timeDate", "${due}", {"due": "2026-01-05T08:30:00+00:00"}, 31, True),
+        ("timeDate", "${due}", {"due": "2026-01-05T08:30:00+00:00"}, 20, False),
+    ],
+)
+def test_timer_date_and_duration_expressions(
+    tag: str, text: str, data: dict[str, Any], minutes: int, fired: bool
+) -> None:
+    body = f"""
+    <bpmn:startEvent id="start" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="timer" />
+    <bpmn:intermediateCatchEvent id="timer">
+      <bpmn:timerEventDefinition id="timer_def"><bpmn:{tag}>{text}</bpmn:{tag}></bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:sequenceFlow id="f2" sourceRef="timer" targetRef="end" />
+    <bpmn:endEvent id="end" />"""
+    workflow = run_for(parse(body), minutes, {"ticks": 0, **data})
+    assert workflow.is_completed() is fired
