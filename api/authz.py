@@ -262,6 +262,12 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", _T + "/complete"): "scoped",
     ("POST", _T + "/return"): "scoped",
     ("POST", _T + "/reassign"): "scoped",
+    # the Council meeting's steps (the services check who may act: the member alone casts their ballot)
+    ("POST", _T + "/convene"): "scoped",
+    ("POST", _T + "/attendance"): "scoped",
+    ("POST", _T + "/ballot"): "scoped",
+    ("POST", _T + "/written-ballot"): "scoped",
+    ("POST", _T + "/tally"): "scoped",
     # organisation
     ("GET", "/api/v1/org/units"): "user",
     ("GET", "/api/v1/org/roles"): "user",

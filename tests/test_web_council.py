@@ -188,3 +188,50 @@ def test_a_meeting_runs_in_the_browser_and_nobody_sees_a_choice(council_app, ses
                 assert not choice_values(body), url
             else:
                 assert not CHOICE_MARKS.search(answer.get_data(as_text=True)), url
+
+
+def api_client(app: Any, user: str) -> FlaskClient:
+    client = app.test_client()
+    assert client.post("/api/v1/session", json={"user": user, "password": PASSWORD}).status_code == 200
+    return client
+
+
+def test_the_api_runs_a_meeting_and_only_the_member_casts_their_ballot(council_app, sessions):
+    app, ctx, iid = council_app
+    secretary = api_client(app, sc.SECRETARY)
+    convene = sc.one_task(sessions, iid, "convene")
+    refused = secretary.post(f"/api/v1/tasks/{convene}/complete", json={"data": {}})
+    assert refused.status_code == 409  # reserved: the generic completion stays closed
+    answer = secretary.post(
+        f"/api/v1/tasks/{convene}/convene", json={"meeting_date": sc.MEETING_DAY.isoformat(), "place": "Phòng 1"}
+    )
+    assert answer.status_code == 200 and answer.get_json()["status"] == "completed"
+    attendance = sc.one_task(sessions, iid, "attendance")
+    stranger = secretary.post(f"/api/v1/tasks/{attendance}/attendance", json={"present": ["nobody"]})
+    assert stranger.status_code == 422
+    answer = secretary.post(f"/api/v1/tasks/{attendance}/attendance", json={"present": sc.MEMBERS[:10]})
+    assert answer.status_code == 200
+
+    written = sc.written_task(sessions, ctx, iid, "m11")
+    both = secretary.post(f"/api/v1/tasks/{written}/written-ballot", json={"choices": {}, "no_vote": True})
+    assert both.status_code == 422
+    assert secretary.post(f"/api/v1/tasks/{written}/written-ballot", json={"no_vote": True}).status_code == 200
+
+    admin = api_client(app, "admin")
+    first = sc.ballot_task(sessions, iid, "m01")
+    assert admin.post(f"/api/v1/tasks/{first}/ballot", json={"choices": sc.PLAN["m01"]}).status_code == 403
+    bad = api_client(app, "m01").post(f"/api/v1/tasks/{first}/ballot", json={"choices": {"cstd-an": "maybe"}})
+    assert bad.status_code == 422 and "maybe" not in bad.get_data(as_text=True)
+    for member in sc.MEMBERS[:10]:
+        client = api_client(app, member)
+        task = sc.ballot_task(sessions, iid, member)
+        answer = client.post(f"/api/v1/tasks/{task}/ballot", json={"choices": sc.PLAN[member]})
+        assert answer.status_code == 200, answer.get_json()
+        assert not choice_values(answer.get_json())
+    tally = sc.one_task(sessions, iid, "tally")
+    assert secretary.post(f"/api/v1/tasks/{tally}/tally", json={}).status_code == 200
+    with sessions() as s:
+        meeting = s.scalars(select(CouncilMeeting).where(CouncilMeeting.instance_id == iid)).one()
+        results = {r["candidate_id"]: r["agree"] for r in meeting.results}
+    # m11 sent no written vote: m10 and m11 count against an (9 of 11 agree, below 90 %)
+    assert results == {"cstd-an": 9, "cstd-binh": 8, "tt-syt-khoa-noi": 6}

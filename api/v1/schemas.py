@@ -194,6 +194,35 @@ class ReturnIn(Strict):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+# --- the Council meeting's reserved tasks ----------------------------------------------------------------
+
+CandidateId = Annotated[str, Field(min_length=1, max_length=128)]
+Choice = Literal["agree", "disagree"]
+
+
+class ConveneIn(Strict):
+    meeting_date: str = Field(min_length=10, max_length=10, description="YYYY-MM-DD")
+    place: str | None = Field(None, max_length=500)
+    withdrawn: list[CandidateId] = Field(default_factory=list, max_length=500)
+
+
+class AttendanceIn(Strict):
+    present: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(max_length=500)
+
+
+class BallotIn(Strict):
+    """One choice per candidate on the ballot (every candidate of the agenda but the voter themself)."""
+
+    choices: dict[CandidateId, Choice] = Field(max_length=500)
+
+
+class WrittenBallotIn(Strict):
+    """An absent member's written vote as the secretary received it, or ``no_vote: true`` if none came."""
+
+    choices: dict[CandidateId, Choice] | None = Field(None, max_length=500)
+    no_vote: bool = False
+
+
 # --- reports and audit ----------------------------------------------------------------------------------
 
 

@@ -19,12 +19,25 @@ from sqlalchemy.orm import Session
 
 from api.authz import Principal, check_task, may_work_on, require_user, visible_task
 from api.context import engine_context, read_sessions, sessions
-from api.v1.schemas import CompleteIn, Empty, Paging, ReassignIn, ReturnIn, TaskDetail, TaskOut, TaskPage
+from api.v1.schemas import (
+    AttendanceIn,
+    BallotIn,
+    CompleteIn,
+    ConveneIn,
+    Empty,
+    Paging,
+    ReassignIn,
+    ReturnIn,
+    TaskDetail,
+    TaskOut,
+    TaskPage,
+    WrittenBallotIn,
+)
 from api.v1.serialize import task_json
 from api.v1.spec import ID, api, responses
-from engine.errors import PermissionDeniedError
+from engine.errors import PermissionDeniedError, ValidationError
 from engine.persistence.models import HumanTask
-from engine.services import tasks
+from engine.services import ballots, council_meeting, tasks
 from engine.services.api_reads import return_task
 from engine.services.tasks import RESERVED_FORM_KEYS
 from engine.services.views import task_views
@@ -128,4 +141,81 @@ def reassign(task_id: int) -> Any:
     with sessions()() as db, db.begin():
         _visible(db, p, task_id)
         tasks.reassign(db, engine_context(), task_id, data.user, p.user_id)
+    return _answer(task_id)
+
+
+# --- the Council meeting's reserved tasks: each calls the service that owns the step ------------------------
+
+
+@bp.post(f"/tasks/<{ID}:task_id>/convene")
+@api.validate(json=ConveneIn, resp=responses(HTTP_200=TaskOut), tags=TAGS)
+def convene(task_id: int) -> Any:
+    """The secretary convenes the Council: date, place, withdrawn candidates (the agenda comes from the process)."""
+    p = require_user()
+    data: ConveneIn = request.context.json  # type: ignore[attr-defined]
+    with sessions()() as db, db.begin():
+        _visible(db, p, task_id)
+        council_meeting.convene(
+            db,
+            engine_context(),
+            task_id,
+            p.user_id,
+            meeting_date=data.meeting_date,
+            place=data.place,
+            withdrawn=data.withdrawn,
+        )
+    return _answer(task_id)
+
+
+@bp.post(f"/tasks/<{ID}:task_id>/attendance")
+@api.validate(json=AttendanceIn, resp=responses(HTTP_200=TaskOut), tags=TAGS)
+def attendance(task_id: int) -> Any:
+    """The secretary records who attends (members from the directory); with quorum, voting opens."""
+    p = require_user()
+    data: AttendanceIn = request.context.json  # type: ignore[attr-defined]
+    with sessions()() as db, db.begin():
+        _visible(db, p, task_id)
+        council_meeting.record_attendance(db, engine_context(), task_id, p.user_id, data.present)
+    return _answer(task_id)
+
+
+@bp.post(f"/tasks/<{ID}:task_id>/ballot")
+@api.validate(json=BallotIn, resp=responses(HTTP_200=TaskOut), tags=TAGS)
+def ballot(task_id: int) -> Any:
+    """The member casts their own secret ballot. The answer says the task is completed, never the choices."""
+    p = require_user()
+    data: BallotIn = request.context.json  # type: ignore[attr-defined]
+    with sessions()() as db, db.begin():
+        _visible(db, p, task_id)
+        ballots.cast_ballot(db, engine_context(), task_id, p.user_id, dict(data.choices))
+    return _answer(task_id)
+
+
+@bp.post(f"/tasks/<{ID}:task_id>/written-ballot")
+@api.validate(json=WrittenBallotIn, resp=responses(HTTP_200=TaskOut), tags=TAGS)
+def written_ballot(task_id: int) -> Any:
+    """The secretary enters an absent member's written vote, or records that none came (``no_vote``)."""
+    p = require_user()
+    data: WrittenBallotIn = request.context.json  # type: ignore[attr-defined]
+    if data.no_vote == (data.choices is not None):
+        raise ValidationError(
+            "send either choices or no_vote: true", {"fields": {"choices": "choices or no_vote, not both"}}
+        )
+    with sessions()() as db, db.begin():
+        _visible(db, p, task_id)
+        if data.no_vote:
+            ballots.record_no_written_vote(db, engine_context(), task_id, p.user_id)
+        else:
+            ballots.cast_ballot(db, engine_context(), task_id, p.user_id, dict(data.choices or {}), written=True)
+    return _answer(task_id)
+
+
+@bp.post(f"/tasks/<{ID}:task_id>/tally")
+@api.validate(json=Empty, resp=responses(HTTP_200=TaskOut), tags=TAGS)
+def tally(task_id: int) -> Any:
+    """The secretary opens the box and counts; the minutes (HTML and PDF) are attached to the instance."""
+    p = require_user()
+    with sessions()() as db, db.begin():
+        _visible(db, p, task_id)
+        ballots.tally_meeting(db, engine_context(), task_id, p.user_id)
     return _answer(task_id)
