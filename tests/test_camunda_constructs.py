@@ -4,6 +4,7 @@ form, timer expressions, ``camunda:inputOutput`` on every kind of activity, list
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -156,3 +157,174 @@ def test_timer_date_and_duration_expressions(
     <bpmn:endEvent id="end" />"""
     workflow = run_for(parse(body), minutes, {"ticks": 0, **data})
     assert workflow.is_completed() is fired
+
+
+def io(inputs: str = "", outputs: str = "") -> str:
+    mapping = f"<camunda:inputOutput>{inputs}{outputs}</camunda:inputOutput>"
+    return f"<bpmn:extensionElements>{mapping}</bpmn:extensionElements>"
+
+
+def run_to_end(result: ParseResult, data: dict[str, Any], answers: dict[str, dict[str, Any]] | None = None) -> Any:
+    """Run the model, completing each user task with ``answers[task id]`` (checked against what it saw first)."""
+    assert errors(result) == [], errors(result)
+    bundle = result.bundles[0]
+    workflow = BpmnWorkflow(bundle.spec, bundle.subprocess_specs, script_engine=SafeScriptEngine())
+    workflow.get_tasks(state=TaskState.READY)[0].data.update(data)
+    seen: dict[str, dict[str, Any]] = {}
+    workflow.do_engine_steps()
+    while not workflow.is_completed():
+        ready = [t for t in workflow.get_tasks(state=TaskState.READY) if t.task_spec.bpmn_id]
+        assert ready, "stuck"
+        task = ready[0]
+        seen[task.task_spec.bpmn_id] = dict(task.data)
+        task.data.update((answers or {}).get(task.task_spec.bpmn_id, {}))
+        task.run()
+        workflow.do_engine_steps()
+    end = [t for t in workflow.get_tasks() if t.task_spec.bpmn_id == "end"][0]
+    return seen, end.data
+
+
+def line(*nodes: str) -> str:
+    ids = ["start", *nodes, "end"]
+    flows = "".join(
+        f'<bpmn:sequenceFlow id="f{i}" sourceRef="{a}" targetRef="{b}" />' for i, (a, b) in enumerate(zip(ids, ids[1:]))
+    )
+    return '<bpmn:startEvent id="start" /><bpmn:endEvent id="end" />' + flows
+
+
+INPUTS = """
+  <camunda:inputParameter name="greeting">xin chào</camunda:inputParameter>
+  <camunda:inputParameter name="doubled">${amount * 2}</camunda:inputParameter>
+  <camunda:inputParameter name="nothing" />
+  <camunda:inputParameter name="reviewers"><camunda:list>
+    <camunda:value>an</camunda:value><camunda:value>${boss}</camunda:value>
+    <camunda:list><camunda:value>nested</camunda:value></camunda:list>
+  </camunda:list></camunda:inputParameter>
+  <camunda:inputParameter name="limits"><camunda:map>
+    <camunda:entry key="low">100</camunda:entry><camunda:entry key="high">${amount}</camunda:entry>
+    <camunda:entry key="more"><camunda:map>
+      <camunda:entry key="deep">${boss}</camunda:entry>
+    </camunda:map></camunda:entry>
+  </camunda:map></camunda:inputParameter>"""
+
+
+def test_user_task_input_parameters_are_set_before_it_and_local_to_it() -> None:
+    outputs = """<camunda:outputParameter name="verdict">${decision}</camunda:outputParameter>
+      <camunda:outputParameter name="kept">${doubled + 1}</camunda:outputParameter>"""
+    result = parse(f'<bpmn:userTask id="review">{io(INPUTS, outputs)}</bpmn:userTask>' + line("review"))
+    assert warnings(result) == []
+    seen, final = run_to_end(result, {"amount": 21, "boss": "binh"}, {"review": {"decision": "yes"}})
+    assert seen["review"] == {
+        "amount": 21,
+        "boss": "binh",
+        "greeting": "xin chào",
+        "doubled": 42,
+        "nothing": None,
+        "reviewers": ["an", "binh", ["nested"]],
+        "limits": {"low": "100", "high": 21, "more": {"deep": "binh"}},
+    }
+    assert final == {"amount": 21, "boss": "binh", "decision": "yes", "verdict": "yes", "kept": 43}
+
+
+@pytest.mark.parametrize(
+    "activity",
+    [
+        '<bpmn:scriptTask id="act" scriptFormat="python">{io}<bpmn:script>result = doubled + 1</bpmn:script>'
+        "</bpmn:scriptTask>",
+        '<bpmn:task id="act">{io}</bpmn:task>',
+        '<bpmn:manualTask id="act">{io}</bpmn:manualTask>',
+        '<bpmn:serviceTask id="act" camunda:expression="${{doubled + 1}}" camunda:resultVariable="result">{io}'
+        "</bpmn:serviceTask>",
+        '<bpmn:subProcess id="act">{io}<bpmn:startEvent id="s_in" /><bpmn:scriptTask id="inner" scriptFormat="python">'
+        '<bpmn:script>result = doubled + 1</bpmn:script></bpmn:scriptTask><bpmn:endEvent id="e_in" />'
+        '<bpmn:sequenceFlow id="i1" sourceRef="s_in" targetRef="inner" />'
+        '<bpmn:sequenceFlow id="i2" sourceRef="inner" targetRef="e_in" /></bpmn:subProcess>',
+    ],
+    ids=["scriptTask", "task", "manualTask", "serviceTask", "subProcess"],
+)
+def test_input_and_output_parameters_on_other_activities(activity: str) -> None:
+    inputs = '<camunda:inputParameter name="doubled">${amount * 2}</camunda:inputParameter>'
+    outputs = '<camunda:outputParameter name="answer">${doubled}</camunda:outputParameter>'
+    result = parse(activity.format(io=io(inputs, outputs)) + line("act"))
+    assert warnings(result) == []
+    _, final = run_to_end(result, {"amount": 5})
+    assert final["answer"] == 10 and "doubled" not in final
+
+
+def test_an_output_may_read_what_the_task_produced() -> None:
+    body = (
+        '<bpmn:scriptTask id="act" scriptFormat="python">'
+        + io(
+            '<camunda:inputParameter name="base">${amount}</camunda:inputParameter>',
+            '<camunda:outputParameter name="total">${result * 10}</camunda:outputParameter>',
+        )
+        + "<bpmn:script>\n      result = base + 1\n    </bpmn:script></bpmn:scriptTask>"
+    )
+    _, final = run_to_end(parse(body + line("act")), {"amount": 1})
+    assert final["total"] == 20 and "base" not in final
+
+
+def test_a_script_parameter_is_refused_naming_the_parameter() -> None:
+    script = '<camunda:script scriptFormat="groovy">1 + 1</camunda:script>'
+    inputs = f'<camunda:inputParameter name="x">{script}</camunda:inputParameter>'
+    result = parse(f'<bpmn:userTask id="review">{io(inputs)}</bpmn:userTask>' + line("review"))
+    assert any(
+        "review: camunda:inputOutput inputParameter 'x' is a groovy script, which is not run here" in e
+        for e in errors(result)
+    ), errors(result)
+
+
+def test_an_untranslatable_parameter_is_refused() -> None:
+    inputs = '<camunda:inputParameter name="x">${execution.getVariable("a")}</camunda:inputParameter>'
+    result = parse(f'<bpmn:userTask id="review">{io(inputs)}</bpmn:userTask>' + line("review"))
+    assert any("review: camunda:inputOutput inputParameter 'x'" in e for e in errors(result)), errors(result)
+
+
+def test_input_output_on_an_event_is_a_warning_naming_what_is_dropped() -> None:
+    inputs = '<camunda:inputParameter name="x">1</camunda:inputParameter>'
+    result = parse(f'<bpmn:intermediateThrowEvent id="mark">{io(inputs)}</bpmn:intermediateThrowEvent>' + line("mark"))
+    assert any(
+        "mark: warning: camunda:inputOutput on a intermediateThrowEvent is not applied" in w for w in warnings(result)
+    ), warnings(result)
+    assert errors(result) == []
+
+
+@pytest.mark.parametrize("kind", ["taskListener", "executionListener"])
+def test_listeners_are_warnings_naming_what_is_dropped(kind: str) -> None:
+    listener = (
+        f'<bpmn:extensionElements><camunda:{kind} event="create" class="org.acme.Notify" /></bpmn:extensionElements>'
+    )
+    result = parse(f'<bpmn:userTask id="review">{listener}</bpmn:userTask>' + line("review"))
+    assert any(f"review: warning: camunda:{kind} (event 'create')" in w for w in warnings(result)), warnings(result)
+    assert errors(result) == [] and [b.key for b in result.bundles] == ["p"]
+
+
+FORM = Path(__file__).parent / "fixtures" / "definitions" / "approval.json"
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        'camunda:formKey="approval"',
+        'camunda:formKey="embedded:deployment:forms/approval.json"',
+        'camunda:formKey="camunda-forms:deployment:approval.form"',
+        'camunda:formRef="approval" camunda:formRefBinding="deployment"',
+    ],
+)
+def test_form_key_and_form_ref_find_the_deployed_form(attributes: str) -> None:
+    body = f'<bpmn:userTask id="review" {attributes} />' + line("review")
+    result = parse_files([("m.bpmn", model(body)), ("approval.json", FORM.read_bytes())])
+    assert errors(result) == [] and warnings(result) == []
+    assert result.bundles[0].task_meta["review"]["form_key"] == "approval"
+
+
+def test_a_zeebe_form_definition_finds_the_deployed_form() -> None:
+    form = '<bpmn:extensionElements><zeebe:formDefinition formId="approval" /></bpmn:extensionElements>'
+    body = f'<bpmn:userTask id="review">{form}</bpmn:userTask>' + line("review")
+    result = parse_files([("m.bpmn", model(body)), ("approval.json", FORM.read_bytes())])
+    assert errors(result) == [] and result.bundles[0].task_meta["review"]["form_key"] == "approval"
+
+
+def test_a_form_ref_to_no_deployed_form_is_a_warning_naming_it() -> None:
+    result = parse('<bpmn:userTask id="review" camunda:formRef="missing" />' + line("review"))
+    assert any("review: warning: form key 'missing' names no form file" in w for w in warnings(result))

@@ -9,6 +9,8 @@ parser does not keep but we need: per user task metadata, call activities, decis
 from __future__ import annotations
 
 import ast
+import keyword
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +18,7 @@ from lxml import etree
 
 from engine.core.camunda_compat import (
     TranslationError,
+    camunda_value,
     cron_to_iso,
     is_cron,
     is_juel,
@@ -36,6 +39,7 @@ from engine.core.task_meta import (
 from engine.errors import Problem
 
 PYTHON_SCRIPT_FORMATS = {"", "python", "py", "text/x-python", "python3"}
+_PY_KEYWORDS = frozenset(keyword.kwlist)
 _DOC_ONLY = {"textAnnotation", "group", "association", "dataStoreReference", "dataStore"}
 
 
@@ -244,7 +248,7 @@ def _prepare_flow_nodes(root: etree._Element, check: FileCheck) -> None:
 
 
 def _prepare_service_tasks(root: etree._Element, check: FileCheck) -> None:
-    from engine.core.bpmn_parser import camunda_input_parameters, connector_of, expression_of  # avoids a cycle
+    from engine.core.bpmn_parser import connector_of, expression_of  # avoids a cycle
 
     for task in root.iter(_q("serviceTask")):
         connector, params, _ = connector_of(task)
@@ -268,19 +272,84 @@ def _prepare_service_tasks(root: etree._Element, check: FileCheck) -> None:
             )
         for name, value in params.items():
             check.check(task, value, f"service task parameter {name!r}")
-        for message in camunda_input_parameters(task)[1]:
-            check.add(task, f"service task {message}; it is not passed to the connector", "warning")
+
+
+# Activities whose spec runs a prescript before and a postscript after (SpiffWorkflow's spiff specs and ours).
+IO_ACTIVITIES = {
+    "task",
+    "userTask",
+    "manualTask",
+    "scriptTask",
+    "serviceTask",
+    "sendTask",
+    "receiveTask",
+    "businessRuleTask",
+    "subProcess",
+    "transaction",
+    "callActivity",
+}
+
+
+def _camunda_io(root: etree._Element, check: FileCheck) -> None:
+    """``camunda:inputOutput`` as scripts around the activity: input parameters are set in the task data before it
+    runs (ahead of any spiffworkflow:preScript, which sees them), output parameters are evaluated after it completes
+    (after any postScript), then the input parameters that are not also outputs are removed again: Camunda keeps
+    them local to the activity. An input named like a process variable therefore removes that variable too."""
     for ns in CAMUNDA_NAMESPACES:
-        for mapping in root.iter(f"{{{ns}}}inputOutput"):
-            owner = mapping.getparent().getparent()
-            outputs = mapping.findall(f"{{{ns}}}outputParameter")
-            if local(owner) != "serviceTask" or outputs:
+        for mapping in list(root.iter(f"{{{ns}}}inputOutput")):
+            extensions = mapping.getparent()
+            owner = extensions.getparent()
+            kind = local(owner)
+            if kind not in IO_ACTIVITIES:
                 check.add(
                     owner,
-                    "camunda:inputOutput mappings are not applied here (only a service task's input "
-                    "parameters are, as connector parameters)",
+                    f"camunda:inputOutput on a {kind} is not applied (only activities map inputs and outputs here); "
+                    "set the variables in a task before it",
                     "warning",
                 )
+                continue
+            inputs: list[tuple[str, str]] = []
+            outputs: list[tuple[str, str]] = []
+            for tag, into in (("inputParameter", inputs), ("outputParameter", outputs)):
+                for param in mapping.findall(f"{{{ns}}}{tag}"):
+                    name = param.get("name") or ""
+                    what = f"camunda:inputOutput {tag} {name!r}"
+                    if not name.isidentifier() or name in _PY_KEYWORDS:
+                        check.add(owner, f"{what} must be a variable name")
+                        continue
+                    try:
+                        expression = camunda_value(param)
+                    except TranslationError as err:
+                        check.add(owner, f"{what} {err}")
+                        continue
+                    before = len(check.problems)
+                    check.check(owner, expression, what)
+                    if len(check.problems) == before:
+                        into.append((name, expression))
+            pre = "\n".join(f"{name} = {expression}" for name, expression in inputs)
+            post = [f"{name} = {expression}" for name, expression in outputs]
+            local_names = [name for name, _ in inputs if name not in {n for n, _ in outputs}]
+            if local_names:
+                post.append("del " + ", ".join(dict.fromkeys(local_names)))
+            body = owner.find(_q("script"))
+            if kind == "scriptTask" and body is not None:  # SpiffWorkflow runs no pre/postScript on script tasks
+                script = textwrap.dedent(body.text or "").strip()
+                body.text = "\n".join(part for part in (pre, script, *post) if part)
+                continue
+            _add_script(extensions, "preScript", pre, first=True)
+            _add_script(extensions, "postScript", "\n".join(post), first=False)
+
+
+def _add_script(extensions: etree._Element, tag: str, text: str, *, first: bool) -> None:
+    if not text:
+        return
+    node = extensions.find(f"{{{SPIFF_NS}}}{tag}")
+    if node is None:
+        node = etree.SubElement(extensions, f"{{{SPIFF_NS}}}{tag}")
+        node.text = text
+    else:
+        existing = node.text or ""
+        node.text = f"{text}\n{existing}" if first else f"{existing}\n{text}"
 
 
 def _implicit_splits(root: etree._Element, check: FileCheck) -> None:
@@ -369,6 +438,7 @@ def prepare(tree: etree._ElementTree, file: str) -> FileCheck:
     _prepare_flow_nodes(root, check)
     _implicit_splits(root, check)
     _prepare_service_tasks(root, check)
+    _camunda_io(root, check)
     for process in root.findall(_q("process")):
         for node in process.iter():
             if isinstance(node.tag, str) and node.get("id"):

@@ -15,7 +15,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 
 from engine.core.calls import ExternalCall, ExternalCallParser
-from engine.core.camunda_compat import TranslationError, is_juel, translate_juel, translate_value
+from engine.core.camunda_compat import TranslationError, camunda_value, is_juel, translate_juel
 from engine.core.dmn import decision_closure
 from engine.core.specs import ConnectorServiceTask, DecisionTask
 from engine.core.task_meta import BPMN_NS, CAMUNDA_NAMESPACES, camunda, spiff_extension, zeebe
@@ -63,22 +63,20 @@ def expression_of(node: Any) -> str | None:
 
 
 def camunda_input_parameters(node: Any) -> tuple[dict[str, str], list[str]]:
-    """``camunda:inputOutput`` input parameters as expressions (JUEL translated, text as a string literal).
+    """``camunda:inputOutput`` input parameters as expressions (JUEL translated, text as a string literal, lists
+    and maps as Python lists and dicts).
 
-    Returns the parameters and what could not be taken (nested maps, lists and scripts, untranslatable JUEL).
+    Returns the parameters and what could not be taken (scripts, untranslatable JUEL).
     """
     params: dict[str, str] = {}
     refused: list[str] = []
     for ns in CAMUNDA_NAMESPACES:
         for param in node.findall(f"{{{BPMN_NS}}}extensionElements/{{{ns}}}inputOutput/{{{ns}}}inputParameter"):
             name = param.get("name") or ""
-            if len(param):
-                refused.append(f"input parameter {name!r} uses a nested map, list or script")
-                continue
             try:
-                params[name] = translate_value(param.text or "")
+                params[name] = camunda_value(param)
             except TranslationError as err:
-                refused.append(f"input parameter {name!r}: {err}")
+                refused.append(f"input parameter {name!r} {err}")
     return params, refused
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import keyword
 import re
+from typing import Any
 
 DMN_INPUT = "dmn_input"  # the name a translated unary test uses for the value under test
 
@@ -273,6 +274,43 @@ def translate_timer(text: str) -> str | None:
     if is_juel(stripped):
         return translate_juel(stripped)
     return None
+
+
+def camunda_value(node: Any) -> str:
+    """A ``camunda:inputParameter``/``outputParameter`` (or a list value, a map entry) as a Python expression.
+
+    Text is JUEL (``${...}``, translated) or a literal string; no text is ``None``; ``camunda:list`` and
+    ``camunda:map`` become a list and a dict of their values, nested as deep as written. A ``camunda:script``
+    value raises TranslationError naming its language.
+    """
+    children = [child for child in node if isinstance(child.tag, str)]
+    if not children:
+        text = node.text or ""
+        return translate_value(text.strip()) if text.strip() else "None"
+    return _container_value(children[0])
+
+
+def _container_value(child: Any) -> str:
+    kind = child.tag.rsplit("}", 1)[-1]
+    if kind == "list":
+        items = [item for item in child if isinstance(item.tag, str)]
+        return "[" + ", ".join(_item_value(item) for item in items) + "]"
+    if kind == "map":
+        entries = [entry for entry in child if isinstance(entry.tag, str)]
+        return "{" + ", ".join(f"{entry.get('key', '')!r}: {camunda_value(entry)}" for entry in entries) + "}"
+    if kind == "script":
+        raise TranslationError(
+            f"is a {child.get('scriptFormat') or 'script'} script, which is not run here; write its value as an "
+            "expression (${...})"
+        )
+    raise TranslationError(f"has an unknown value element {kind!r}")
+
+
+def _item_value(item: Any) -> str:
+    """A list item: ``camunda:value`` text, or a nested list, map or script."""
+    if item.tag.rsplit("}", 1)[-1] in ("list", "map", "script"):
+        return _container_value(item)
+    return camunda_value(item)
 
 
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/?,#LW-]+$")

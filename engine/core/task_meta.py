@@ -164,6 +164,7 @@ def user_task_meta(task: etree._Element, check: Any, lanes: dict[str, etree._Ele
 
     form_key = (
         camunda(task, "formKey")
+        or camunda(task, "formRef")  # Camunda 7.19+: a Camunda Form by id; we deploy it as a JSON Schema form
         or spiff_extension(task, "formJsonSchemaFilename")
         or props.get("formKey")
         or props.get("form_key")
