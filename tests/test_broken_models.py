@@ -113,3 +113,14 @@ def test_schema_order_violations_are_warnings() -> None:
     assert [(p.severity, p.line, p.element_id) for p in problems] == [("warning", 4, "s")]
     result = parse_files([("order.bpmn", data)])
     assert [b.key for b in result.bundles] == ["p"]
+
+
+def test_ids_inside_another_tools_extension_are_not_duplicates() -> None:
+    data = b"""<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:acme="urn:acme" id="d" targetNamespace="urn:t">
+  <process id="p" isExecutable="true">
+    <extensionElements><acme:link id="p" /></extensionElements>
+    <startEvent id="s" /><endEvent id="e" /><sequenceFlow id="f" sourceRef="s" targetRef="e" />
+  </process>
+</definitions>"""
+    assert parse_files([("ext.bpmn", data)]).problems == []

@@ -92,6 +92,10 @@ def _add_parser_problem(problems: list[Problem], problem: Problem, structural: l
     reference or duplicate id makes SpiffWorkflow fail with a message about something else), or it is known."""
     if problem in problems:
         return
+    if problem.element_id and any(
+        p.file == problem.file and p.element_id == problem.element_id and p.severity == "error" for p in problems
+    ):
+        return  # our checks already refused this element, in their words
     if any(p.severity == "error" for p in structural) and (
         problem.message.startswith(("cannot parse:", "a sequence flow names"))
         or "unexpected keyword" in problem.message

@@ -14,6 +14,7 @@ in one pass.
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -95,11 +96,18 @@ def _owner_id(node: Any) -> str | None:
     return None
 
 
-def _line_node(tree: etree._ElementTree, line: int) -> Any:
-    for node in tree.getroot().iter():
-        if isinstance(node.tag, str) and node.sourceline == line:
-            return node
-    return None
+_ELEMENT = re.compile(r"^Element '([^']+)'")
+
+
+def _node_of(tree: etree._ElementTree, message: str, line: int) -> Any:
+    """The element a schema message is about: the one of its tag on its line (the last, the deepest, if several)."""
+    found = _ELEMENT.match(message)
+    tag = found.group(1) if found else None
+    on_line = [n for n in tree.getroot().iter() if isinstance(n.tag, str) and n.sourceline == line]
+    named = [n for n in on_line if n.tag == tag]
+    if named:
+        return named[-1] if len(named) > 1 and tag is None else named[0]
+    return on_line[-1] if on_line else None
 
 
 # Our own checks below say these better (both ends, both lines).
@@ -124,15 +132,7 @@ def schema_problems(tree: etree._ElementTree, file: str) -> list[Problem]:
     for entry in schema.error_log:
         if any(marker in entry.message for marker in _LEFT_TO_OUR_CHECKS):
             continue
-        node = None
-        if entry.path:
-            try:
-                found = tree.xpath(entry.path)
-                node = found[0] if isinstance(found, list) and found else None
-            except etree.XPathError:
-                node = None
-        if node is None:
-            node = _line_node(tree, entry.line)
+        node = _node_of(tree, entry.message, entry.line)
         message = f"not valid BPMN 2.0 XML (OMG schema): {_clean_schema_message(entry.message).rstrip('. ')}"
         severity = _severity(node, entry.message)
         if etree.QName(root).namespace != BPMN_NS:
@@ -197,17 +197,24 @@ def _describe(node: Any) -> str:
     return words.get(kind, kind)
 
 
+_OMG = ("http://www.omg.org/spec/", "https://www.omg.org/spec/")
+
+
 def reference_problems(tree: etree._ElementTree, file: str) -> list[Problem]:
     """Duplicate ids (both lines) and references to ids the file does not define (both ends)."""
     root = tree.getroot()
     problems: list[Problem] = []
     first: dict[str, Any] = {}
+    ids: set[str] = set()
     for node in root.iter():
         if not isinstance(node.tag, str):
             continue
         element_id = node.get("id")
         if not element_id:
             continue
+        ids.add(element_id)
+        if not (etree.QName(node).namespace or "").startswith(_OMG):
+            continue  # another tool's extension element: its ids are its own business
         if element_id in first:
             other = first[element_id]
             problems.append(
@@ -224,7 +231,6 @@ def reference_problems(tree: etree._ElementTree, file: str) -> list[Problem]:
             first[element_id] = node
     if etree.QName(root).namespace != BPMN_NS:
         return problems
-    ids = set(first)
 
     def missing(node: Any, ref: str, what: str, severity: str, owner: Any = None) -> None:
         holder = owner if owner is not None else node
