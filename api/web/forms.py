@@ -37,9 +37,17 @@ class FormField:
     max_length: int | None = None
 
 
+def _const_options(prop: dict[str, Any]) -> list[tuple[str, str]]:
+    """``oneOf`` / ``anyOf`` of ``const`` + ``title``: the choices with their titles (empty if not that shape)."""
+    options = prop.get("oneOf") or prop.get("anyOf") or []
+    if not options or not all(isinstance(o, dict) and "const" in o for o in options):
+        return []
+    return [(str(o["const"]), str(o.get("title") or o["const"])) for o in options]
+
+
 def _kind(prop: dict[str, Any]) -> str:
     kind = prop.get("type")
-    if "enum" in prop:
+    if "enum" in prop or _const_options(prop):
         return "select"
     if kind == "string":
         if prop.get("x-tdkt-file"):
@@ -93,9 +101,14 @@ def build_fields(
             description=prop.get("description") or "",
             max_length=prop.get("maxLength"),
         )
-        if kind == "select":
+        if kind == "select" and "enum" in prop:
             labels = prop.get("x-tdkt-enum-titles") or {}
-            item.options = [(str(v), str(labels.get(v, v))) for v in prop["enum"]]
+            names = prop.get("enumNames") if isinstance(prop.get("enumNames"), list) else []
+            item.options = [
+                (str(v), str(labels.get(v) or (names[i] if i < len(names) else v))) for i, v in enumerate(prop["enum"])
+            ]
+        elif kind == "select":
+            item.options = _const_options(prop)
         if posted is not None:
             item.value = posted.get(item.name, "")
             item.checked = posted.get(item.name) == "on"

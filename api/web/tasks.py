@@ -13,6 +13,7 @@ from api.web.forms import attach_errors, build_fields, parse_fields
 from engine.errors import ConflictError, PayloadTooLargeError, ValidationError
 from engine.persistence.models import HumanTask
 from engine.services import tasks
+from engine.services.task_context import task_context
 from engine.services.tasks import RESERVED_FORM_KEYS
 from engine.services.views import TaskView, task_views
 
@@ -34,6 +35,8 @@ def inbox() -> Any:
 def _render(view: TaskView, schema: dict[str, Any] | None, fields: list[Any], general: list[str], status: int) -> Any:
     p = require_user()
     row: HumanTask = view.task
+    with read_sessions()() as db:
+        context = task_context(db, engine_context(), row)
     return (
         render_template(
             "task.html",
@@ -45,6 +48,7 @@ def _render(view: TaskView, schema: dict[str, Any] | None, fields: list[Any], ge
             general_errors=general,
             reserved=row.form_key in RESERVED_FORM_KEYS,
             mine=row.assignee == p.user_id,
+            context=context,
         ),
         status,
     )
