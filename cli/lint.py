@@ -63,7 +63,9 @@ def beside_forms(paths: tuple[str, ...]) -> list[str]:
 
 
 def print_problems(problems: list[Problem]) -> None:
-    for problem in problems:
+    """Every problem, file by file (in the order files first appear) and by line within a file."""
+    order = {file: index for index, file in reversed(list(enumerate(p.file for p in problems)))}
+    for problem in sorted(problems, key=lambda p: (order[p.file], p.line or 0)):
         click.echo(str(problem), err=problem.severity == "error")
 
 

@@ -124,3 +124,23 @@ def test_ids_inside_another_tools_extension_are_not_duplicates() -> None:
   </process>
 </definitions>"""
     assert parse_files([("ext.bpmn", data)]).problems == []
+
+
+def test_a_dmn_13_schema_violation_is_a_warning_with_its_line() -> None:
+    data = b"""<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="d" name="D" namespace="urn:t">
+  <decision id="level" name="Level">
+    <decisionTable id="table">
+      <input id="in1"><inputExpression id="ie1" typeRef="number"><text>score</text></inputExpression></input>
+      <output id="out1" name="level" typeRef="string" />
+      <rule id="r1">
+        <inputEntry id="e1"><text>&gt;= 90</text></inputEntry>
+        <outputEntry id="o1"><text>"A"</text></outputEntry>
+        <bogus />
+      </rule>
+    </decisionTable>
+  </decision>
+</definitions>"""
+    problems = parse_files([("levels.dmn", data)]).problems
+    assert [(p.severity, p.line, p.element_id) for p in problems] == [("warning", 10, "r1")], problems
+    assert "not valid DMN XML (OMG schema)" in problems[0].message

@@ -301,10 +301,11 @@ def _camunda_io(root: etree._Element, check: FileCheck) -> None:
             owner = extensions.getparent()
             kind = local(owner)
             if kind not in IO_ACTIVITIES:
+                article = "an" if kind[0] in "aeiou" else "a"
                 check.add(
                     owner,
-                    f"camunda:inputOutput on a {kind} is not applied (only activities map inputs and outputs here); "
-                    "set the variables in a task before it",
+                    f"camunda:inputOutput on {article} {kind} is not applied (only activities map inputs and outputs "
+                    "here); set the variables in a task before it",
                     "warning",
                 )
                 continue
@@ -415,13 +416,27 @@ def _prepare_multi_instance(loop: etree._Element, check: FileCheck) -> None:
         )
 
 
+def _listener_body(listener: etree._Element, ns: str) -> str:
+    """What a listener would have run, for the warning that drops it."""
+    for attribute in ("class", "expression", "delegateExpression"):
+        if listener.get(attribute):
+            return f"its {attribute} {listener.get(attribute)!r}"
+    script = listener.find(f"{{{ns}}}script")
+    if script is not None:
+        return f"its {script.get('scriptFormat') or ''} script".replace("  ", " ")
+    return "its implementation"
+
+
 def _listeners(root: etree._Element, check: FileCheck) -> None:
     for ns in CAMUNDA_NAMESPACES:
         for kind in ("taskListener", "executionListener"):
             for listener in root.iter(f"{{{ns}}}{kind}"):
                 owner = listener.getparent().getparent()
                 check.add(
-                    owner, f"camunda:{kind} (event {listener.get('event')!r}) is not executed by this engine", "warning"
+                    owner,
+                    f"camunda:{kind} (event {listener.get('event')!r}) is not executed by this engine; dropped: "
+                    f"{_listener_body(listener, ns)}",
+                    "warning",
                 )
 
 
