@@ -101,6 +101,7 @@ def test_a_meeting_runs_in_the_browser_and_nobody_sees_a_choice(council_app, ses
     assert redirected.status_code == 302 and f"/council/tasks/{convene_task}" in redirected.headers["Location"]
     page = text(secretary.get(f"/council/tasks/{convene_task}"))
     assert "Nguyễn Thị An" in page and "Khoa Nội, Bệnh viện tỉnh" in page and 'name="meeting_date"' in page
+    assert "Chiến sĩ thi đua cấp tỉnh" in page and "chien_si_thi_dua_tinh" not in page  # awards by their names
     answer = post(
         secretary,
         f"/council/tasks/{convene_task}/convene",

@@ -18,7 +18,7 @@ from api.i18n import t
 from engine.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from engine.persistence.models import CouncilMeeting, InstanceDocument
 from engine.services import ballots, council_meeting
-from engine.services.council_pages import council_task, meeting_documents
+from engine.services.council_pages import award_names, council_task, meeting_documents
 from engine.services.instances import get_instance
 
 bp = Blueprint("council", __name__)
@@ -135,7 +135,7 @@ def meeting(meeting_id: int) -> Any:
     with read_sessions()() as db:
         view = council_meeting.meeting_view(db, meeting_id)
         documents = [(d.id, d.filename, d.media_type) for d in meeting_documents(db, row)]
-    return render_template("council_meeting.html", user=p, meeting=view, documents=documents)
+    return render_template("council_meeting.html", user=p, meeting=view, documents=documents, awards=award_names())
 
 
 @bp.get("/council/meetings/<int:meeting_id>/documents/<int:document_id>")

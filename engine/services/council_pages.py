@@ -17,7 +17,7 @@ from engine.core.tally import ballot_lines
 from engine.errors import EngineError
 from engine.persistence.models import BallotParticipation, CouncilMeeting, HumanTask, InstanceDocument, User
 from engine.services.context import EngineContext
-from engine.services.council_meeting import council_members
+from engine.services.council_meeting import council_members, council_rules
 from engine.services.instance_store import OPEN, load_instance
 from engine.services.minutes import KIND, documents_of
 
@@ -36,6 +36,21 @@ class CouncilTask:
     lines: list[dict[str, Any]] = field(default_factory=list)  # the candidates on the voter's ballot
     has_voted: bool = False
     participants: int = 0
+    award_names: dict[str, str] = field(default_factory=dict)
+
+
+def award_names() -> dict[str, str]:
+    """Award codes to their Vietnamese names, from the council rules (the latest set naming each award)."""
+    names: dict[str, str] = {}
+    try:
+        sets = council_rules()
+    except EngineError:
+        return names
+    for rule_set in sorted(sets, key=lambda r: r.effective_from):
+        for code, threshold in rule_set.thresholds.items():
+            if threshold.name:
+                names[code] = threshold.name
+    return names
 
 
 def _names(session: Session, ids: list[str]) -> dict[str, str]:
@@ -64,7 +79,7 @@ def participated(session: Session, meeting_id: int, user_id: str) -> bool:
 def council_task(session: Session, ctx: EngineContext, row: HumanTask) -> CouncilTask:
     """The read-only context of a reserved council task (no permission check: the caller has done it)."""
     data = _task_data(session, ctx, row)
-    view = CouncilTask(form_key=row.form_key or "", open=row.status in OPEN)
+    view = CouncilTask(form_key=row.form_key or "", open=row.status in OPEN, award_names=award_names())
     meeting = session.get(CouncilMeeting, data["meeting_id"]) if data.get("meeting_id") else None
     view.meeting = meeting
     if meeting is not None:
