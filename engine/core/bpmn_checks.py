@@ -79,6 +79,7 @@ class FileCheck:
     task_meta: dict[str, dict[str, Any]] = field(default_factory=dict)  # user task id -> meta
     raw_form_keys: dict[str, str] = field(default_factory=dict)  # user task id -> form key as written
     form_files: dict[str, str] = field(default_factory=dict)  # user task id -> form file it resolved to
+    ui_files: dict[str, str] = field(default_factory=dict)  # user task id -> SpiffArena ui-schema file
     owner: dict[str, str] = field(default_factory=dict)  # element id -> top-level process id
     calls: list[tuple[str, str, int | None]] = field(default_factory=list)  # (call activity id, called id, line)
     decision_refs: list[tuple[str, str, int | None]] = field(default_factory=list)

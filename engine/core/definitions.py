@@ -146,6 +146,24 @@ def _attach_forms(check: FileCheck, index: dict[str, str], lines: dict[str, int]
         else:
             check.task_meta[task_id]["form_key"] = os.path.splitext(os.path.basename(form_file))[0]
             check.form_files[task_id] = form_file
+    for task_id, meta in check.task_meta.items():
+        ui_name = meta.get("ui_schema_file")
+        if not ui_name:
+            continue
+        ui_file = _resolve_form(ui_name, index)
+        if ui_file is None:
+            message = f"ui-schema {ui_name!r} names no file in the deployment; the form renders with its defaults"
+            problems.append(Problem(check.file, lines.get(task_id), task_id, message, "warning"))
+            meta.pop("ui_schema_file")
+        else:
+            meta["ui_schema_file"] = ui_file
+            check.ui_files[task_id] = ui_file
+
+
+def _is_spiffarena_metadata(name: str) -> bool:
+    """A SpiffArena process model's process_model.json or a form's ui-schema (``x-uischema.json``)."""
+    base = os.path.basename(name).lower()
+    return base == "process_model.json" or base.endswith(("-uischema.json", "_uischema.json", ".uischema.json"))
 
 
 def _load_forms(files: list[tuple[str, bytes]], problems: list[Problem]) -> dict[str, dict[str, Any]]:
@@ -159,6 +177,9 @@ def _load_forms(files: list[tuple[str, bytes]], problems: list[Problem]) -> dict
             continue
         if not isinstance(schema, dict):
             problems.append(Problem(name, 1, None, "form must be a JSON object (a JSON Schema)"))
+            continue
+        if _is_spiffarena_metadata(name):  # not a JSON Schema: kept as it is, for the tasks that name it
+            forms[name] = schema
             continue
         from engine.core.forms import check_schema
 
@@ -315,6 +336,10 @@ def _build_bundle(
             if form_file is not None:
                 bundle_forms[meta["form_key"]] = forms[form_file]
                 sources_used.add(form_file)
+            ui_file = check.ui_files.get(task_id)
+            if ui_file is not None:
+                meta["ui_schema"] = forms[ui_file]
+                sources_used.add(ui_file)
     for one in all_specs:
         for task_spec in one.task_specs.values():
             if isinstance(task_spec, ConnectorServiceTask) and task_spec.connector:

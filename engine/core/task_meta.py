@@ -194,4 +194,7 @@ def user_task_meta(task: etree._Element, check: Any, lanes: dict[str, etree._Ele
         meta["form_fields"] = fields
     if free_data(task, props, check):
         meta["free_data"] = True
+    ui_schema = spiff_extension(task, "formUiSchemaFilename")  # SpiffArena: the form's react-jsonschema-form ui-schema
+    if ui_schema:
+        meta["ui_schema_file"] = ui_schema
     return meta, form_key
