@@ -24,12 +24,14 @@ LIFECYCLE_FILES = [
     "unit_plan.bpmn",
     "registration.bpmn",
     "block_pledge.bpmn",
+    "block_scoring.bpmn",
     "periodic_report.bpmn",
     "review_round.bpmn",
     "unit_review_report.bpmn",
     "nomination.bpmn",
     "unit_nomination.bpmn",
     "nomination_dossier.bpmn",
+    "national_proposal.bpmn",
     "appraisal_recommendation.dmn",
 ]
 STUB_DIR = FIXTURES / "lifecycle"
@@ -60,7 +62,8 @@ def lifecycle_fixture(sessions, clock):
 
 
 def base_data(**extra: Any) -> dict[str, Any]:
-    return {"campaign_year": 2024, **ORG, "units": list(UNITS), **start_data(RULES, date(2024, 3, 19)), **extra}
+    data = {"campaign_year": 2024, **ORG, "units": list(UNITS), "block_results": []}
+    return {**data, **start_data(RULES, date(2024, 3, 19)), **extra}
 
 
 def start(sessions, ctx, key: str, unit: str | None = None, **data: Any) -> int:

@@ -69,8 +69,10 @@ def test_every_user_task_has_a_role_lane_a_form_and_a_working_day_deadline():
                 or task_id.startswith("council_stub")
             ), task_id
             assert meta["due_date"] and "working_days(" in meta["due_date"], task_id
-    # 25, plus the unit head's decision, the unit's certificates and the sudden proposal (unit_nomination)
-    assert len([t for t in seen if not t.startswith("council_stub")]) == 28
+    # 25, plus the unit head's decision, the unit's certificates and the sudden proposal (unit_nomination), the
+    # written report of the comments (nomination), the national path's three (national_proposal) and the block's
+    # scoring and its confirmation (block_scoring)
+    assert len([t for t in seen if not t.startswith("council_stub")]) == 34
 
 
 def test_every_user_task_in_bpmn_has_a_role_lane_and_a_form():

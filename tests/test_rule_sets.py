@@ -124,6 +124,28 @@ CASES: list[tuple[str, str, str, Any, list[str], list[str]]] = [
     # Giấy khen (Art. 75)
     ("gk_pass", "giay_khen", "both_ok", lambda y: {"good_completion": True}, BASE_DOCS, []),
     ("gk_fail", "giay_khen", "collective", lambda y: {}, BASE_DOCS, ["no_achievement"]),
+    # Chiến sĩ thi đua toàn quốc (Art. 21): twice CSTĐ cấp tỉnh in a row, an initiative of national reach
+    ("cstd_tq_pass", "chien_si_thi_dua_toan_quoc", "individual",
+     lambda y: {"chien_si_thi_dua_tinh_consecutive": 2, "initiative_national": True},
+     [*BASE_DOCS, "xac_nhan_sang_kien"], []),
+    ("cstd_tq_once", "chien_si_thi_dua_toan_quoc", "individual",
+     lambda y: {"chien_si_thi_dua_tinh_consecutive": 1, "initiative_national": True},
+     [*BASE_DOCS, "xac_nhan_sang_kien"], ["not_twice_provincial"]),
+    ("cstd_tq_provincial_initiative", "chien_si_thi_dua_toan_quoc", "individual",
+     lambda y: {"chien_si_thi_dua_tinh_consecutive": 2, "initiative_provincial": True},
+     [*BASE_DOCS, "xac_nhan_sang_kien"], ["no_national_initiative"]),
+    # Cờ thi đua của Chính phủ (Art. 25): excellent, leads the province's movement, a new model
+    ("co_cp_pass", "co_thi_dua_chinh_phu", "collective",
+     lambda y: {"excellent_completion": True, "leads_province_movement": True, "new_model": True}, BASE_DOCS, []),
+    ("co_cp_not_leading", "co_thi_dua_chinh_phu", "collective",
+     lambda y: {"excellent_completion": True, "new_model": True}, BASE_DOCS, ["not_province_leader"]),
+    # Bằng khen của Thủ tướng (Art. 71): outstanding, or a provincial Bằng khen then five excellent years, 5 initiatives
+    ("bk_ttg_five_years", "bang_khen_thu_tuong", "individual",
+     lambda y: {"bang_khen_tinh_received": True, "titles": titles("hoan_thanh_xuat_sac", y, 5), "initiative_count": 5},
+     BASE_DOCS, []),
+    ("bk_ttg_four_years", "bang_khen_thu_tuong", "collective",
+     lambda y: {"bang_khen_tinh_received": True, "titles": titles("hoan_thanh_xuat_sac", y, 4), "initiative_count": 5},
+     BASE_DOCS, ["no_outstanding_or_five_excellent_years"]),
     # Đột xuất (Art. 84(2), 85): the short dossier, no council minutes, no merit conditions
     ("sudden_short_dossier", "bang_khen_chu_tich", "individual", lambda y: {"sudden": True},
      ["to_trinh", "bao_cao_tom_tat", "xac_nhan_thanh_tich"], []),
@@ -153,7 +175,13 @@ def test_the_rule_set_in_force_on_each_boundary(on: date) -> None:
         "tap_the_lao_dong_tien_tien": "unit",
         "bang_khen_chu_tich": "province",
         "giay_khen": "unit",
+        "chien_si_thi_dua_toan_quoc": "national",
+        "co_thi_dua_chinh_phu": "national",
+        "bang_khen_thu_tuong": "national",
     }
+    agencies = [a["code"] for a in chosen.data["national"]["consultation_agencies"]]
+    assert agencies == ["thue", "bhxh", "moi_truong", "cong_an"]  # hiệp y for enterprises
+    assert chosen.data["disclosure"]["national_days"] >= 10
     assert chosen.data["deadlines"]["dossier_appraise"] == (25 if on < date(2025, 7, 1) else 20)
 
 

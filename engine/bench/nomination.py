@@ -121,6 +121,7 @@ def start_payload() -> dict[str, Any]:
         "units": list(campaign.units),
         "nomination_units": list(UNITS),
         "sudden": False,
+        "block_results": [],  # no block scored this round: no unit leads a block
         **start_data(list(rule_sets), BEGIN.date()),
     }
 

@@ -18,6 +18,9 @@ AWARDS_INDIVIDUAL = ["lao_dong_tien_tien", "chien_si_thi_dua_co_so", "giay_khen"
                      "bang_khen_chu_tich"]  # fmt: skip
 AWARDS_COLLECTIVE = ["tap_the_lao_dong_tien_tien", "giay_khen", "tap_the_lao_dong_xuat_sac", "co_thi_dua_tinh",
                      "bang_khen_chu_tich"]  # fmt: skip
+# National awards the province proposes (Decree 152/2025 Art. 33, 34, 44): a unit council puts one forward now and then
+NATIONAL_INDIVIDUAL = "chien_si_thi_dua_toan_quoc"
+NATIONAL_COLLECTIVE = "co_thi_dua_chinh_phu"
 DOCS = ["to_trinh", "bao_cao_thanh_tich", "bien_ban_binh_xet", "xac_nhan_sang_kien", "bien_ban_cham_diem_khoi"]
 GIVEN = ["An", "Bình", "Chi", "Dũng", "Giang", "Hải", "Khoa", "Lan", "Minh", "Ngọc", "Phúc", "Quyên", "Sơn", "Tú"]
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Võ", "Đặng", "Bùi"]
@@ -33,15 +36,23 @@ class Behaviour:
     missing_document: float = 0.25  # an officer leaves an Art. 84 document out of a dossier
     ineligible: float = 0.15  # a unit council proposes someone who does not meet the standard
     council_agree: float = 0.93  # each Council member's chance of agreeing
+    national: float = 0.04  # a unit council proposes a national award (CSTĐ toàn quốc, Cờ thi đua của Chính phủ)
+    agency_objects: float = 0.1  # an agency consulted on an enterprise (hiệp y) reports a violation
 
 
 def _file(rng: random.Random, name: str) -> str:
     return f"files/{name}-{rng.randrange(10_000, 99_999)}.pdf"
 
 
-def _candidate(rng: random.Random, year: int, b: Behaviour) -> dict[str, Any]:
+def _candidate(
+    rng: random.Random, year: int, b: Behaviour, enterprise: bool = False, leads_block: bool = False
+) -> dict[str, Any]:
     individual = rng.random() < 0.7
     award = rng.choice(AWARDS_INDIVIDUAL if individual else AWARDS_COLLECTIVE)
+    if award == "co_thi_dua_tinh" and not leads_block:
+        award = "tap_the_lao_dong_xuat_sac"  # the Cờ thi đua goes only to the unit its block's scoring put first
+    if rng.random() < b.national:
+        award = NATIONAL_INDIVIDUAL if individual else NATIONAL_COLLECTIVE
     name = f"{rng.choice(FAMILY)} {rng.choice(GIVEN)}" if individual else f"Phòng {rng.choice(GIVEN)}"
     titles = [{"year": year - i, "title": "chien_si_thi_dua_co_so", "kind": "cong_trang"} for i in range(3)]
     titles += [{"year": year - i, "title": "lao_dong_tien_tien", "kind": "cong_trang"} for i in range(3)]
@@ -58,9 +69,13 @@ def _candidate(rng: random.Random, year: int, b: Behaviour) -> dict[str, Any]:
         "disciplined": False,
         "female": rng.random() < 0.5,
     }
+    if award in (NATIONAL_INDIVIDUAL, NATIONAL_COLLECTIVE):
+        candidate.update(chien_si_thi_dua_tinh_consecutive=2, initiative_national=True,
+                         leads_province_movement=True, new_model=True)  # fmt: skip
+    if enterprise and not individual:
+        candidate["enterprise"] = True  # the enterprise itself (hiệp y before a national award)
     if not individual:
         candidate.update(
-            leads_block=award == "co_thi_dua_tinh",
             members_completed_share=1.0,
             lao_dong_tien_tien_share=round(rng.uniform(0.7, 1.0), 2),
             chien_si_thi_dua_co_so_count=rng.randint(1, 5),
@@ -71,6 +86,20 @@ def _candidate(rng: random.Random, year: int, b: Behaviour) -> dict[str, Any]:
         else:
             candidate["disciplined"] = True
     return candidate
+
+
+def _leads_block(data: dict[str, Any]) -> bool:
+    """Whether the unit came first in its block's year-end scoring (the nomination's ``block_results``)."""
+    return any(r.get("leading_unit") == data.get("unit_id") for r in data.get("block_results") or [])
+
+
+def _block_scores(rng: random.Random, data: dict[str, Any]) -> dict[str, Any]:
+    """The block leader's officer scores every member against the pledge (out of 100)."""
+    members = (data.get("block") or {}).get("members") or []
+    return {
+        "scores": [{"unit_id": m, "score": rng.randint(80, 99)} for m in members],
+        "minutes_file": _file(rng, "bien-ban-cham-diem-khoi"),
+    }
 
 
 def _sudden(rng: random.Random) -> dict[str, Any]:
@@ -91,6 +120,8 @@ def _documents(rng: random.Random, b: Behaviour, complete: bool, data: dict[str,
     left out of a first submission."""
     wanted = list(data.get("required_documents") or DOCS)
     docs = {d: _file(rng, d) for d in wanted}
+    if "bien_ban_cham_diem_khoi" in docs and data.get("block_minutes_file"):
+        docs["bien_ban_cham_diem_khoi"] = str(data["block_minutes_file"])  # the block's own scoring minutes
     if not complete and rng.random() < b.missing_document:
         docs.pop(rng.choice(wanted[:3]))
     return docs
@@ -178,6 +209,8 @@ FILLERS: dict[str, Filler] = {
     },
     "pledge_sign": lambda r, d, b: {"signed": True},
     "pledge_record": lambda r, d, b: {"recorded": True},
+    "bscore_score": lambda r, d, b: _block_scores(r, d),
+    "bscore_confirm": lambda r, d, b: {"confirmed": True},
     "periodic_draft": lambda r, d, b: {
         "progress": "Các chỉ tiêu triển khai đúng tiến độ",
         "completion_pct": r.randint(40, 100),
@@ -203,7 +236,16 @@ FILLERS: dict[str, Filler] = {
     "nom_unit_council": lambda r, d, b: {
         "meeting_date": f"{d.get('campaign_year')}-11-25",
         "minutes_file": _file(r, "bien-ban"),
-        "unit_candidates": [_candidate(r, int(d.get("campaign_year", 2024)), b) for _ in range(r.randint(2, 4))],
+        "unit_candidates": [
+            _candidate(
+                r,
+                int(d.get("campaign_year", 2024)),
+                b,
+                enterprise=d.get("unit_kind") == "enterprise",
+                leads_block=_leads_block(d),
+            )
+            for _ in range(r.randint(2, 4))
+        ],
     },
     "nom_sudden_propose": lambda r, d, b: {
         "achievement_date": f"{d.get('campaign_year')}-{r.randint(3, 11):02d}-{r.randint(1, 28):02d}",
@@ -228,6 +270,30 @@ FILLERS: dict[str, Filler] = {
         "published_where": "Cổng thông tin điện tử tỉnh",
     },
     "nom_disclosure_comments": lambda r, d, b: {"comments": [], "withdrawn": []},
+    "nom_comments_report": lambda r, d, b: {
+        "comments_report_number": f"{r.randint(100, 999)}/BC-SNV",
+        "comments_report_file": _file(r, "bao-cao-y-kien"),
+        "comments_report_summary": "Không có ý kiến phản ánh đối với các trường hợp đề nghị khen thưởng cấp Nhà nước",
+    },
+    "nprop_party_opinion": lambda r, d, b: {
+        "party_document_number": f"{r.randint(100, 999)}-CV/TU",
+        "party_decision": "agree",
+        "party_not_agreed": [],
+    },
+    "nprop_consultation": lambda r, d, b: (
+        {
+            "consultation_answer": "objection",
+            "consultation_document": f"{r.randint(10, 999)}/CV",
+            "consultation_note": "Còn nợ đọng nghĩa vụ theo văn bản trả lời",
+        }  # fmt: skip
+        if r.random() < b.agency_objects
+        else {"consultation_answer": "agree", "consultation_document": f"{r.randint(10, 999)}/CV"}
+    ),
+    "nprop_submit": lambda r, d, b: {
+        "submission_number": f"{r.randint(10, 300)}/TTr-UBND",
+        "submitted_date": f"{d.get('campaign_year', 2024)}-12-28",
+        "electronic_reference": f"BNV-{d.get('campaign_year', 2024)}-{r.randint(1, 999_999):06d}",
+    },
     "nom_decision": lambda r, d, b: {
         "decision_number": f"{r.randint(1000, 3999)}/QĐ-UBND",
         "signed_date": "2024-12-20",

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.clock import ManualClock
 from engine.core.runtime import find_task
 from engine.errors import EngineError
-from engine.persistence.models import HumanTask
+from engine.persistence.models import HumanTask, OrgUnit
 from engine.services import instances, tasks
 from engine.services.context import EngineContext
 from engine.services.directory import users_with_role
@@ -97,6 +97,9 @@ class Simulation:
             if row.form_key in COUNCIL_FORMS:
                 council.act(session, self.ctx, row, user, data, self.rng, self.behaviour)
                 return
+            if row.form_key == "nom_unit_council":  # the unit's council knows what kind of unit it is
+                unit = session.get(OrgUnit, row.unit_id) if row.unit_id else None
+                data = {**data, "unit_kind": unit.kind if unit is not None else None}
             schema = tasks.task_form(session, self.ctx, row)
             submission = fill_form(row.form_key, schema, data, self.rng, self.behaviour)
             started = perf_counter()
