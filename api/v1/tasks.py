@@ -12,6 +12,7 @@ the task's form (e.g. ``head_decision: return`` with a comment) and completed li
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, jsonify, request
@@ -39,6 +40,7 @@ from engine.errors import PermissionDeniedError, ValidationError
 from engine.persistence.models import HumanTask
 from engine.services import ballots, council_meeting, tasks
 from engine.services.api_reads import return_task
+from engine.services.context import EngineContext
 from engine.services.tasks import RESERVED_FORM_KEYS
 from engine.services.views import task_views
 
@@ -86,62 +88,52 @@ def _visible(db: Session, p: Principal, task_id: int, *, to_work_on: bool = Fals
     return row
 
 
+def _step(task_id: int, act: Callable[[Session, EngineContext, str], object], *, to_work_on: bool = False) -> Any:
+    """One change to a task in one transaction: may the caller see it (or work on it), then the service's step;
+    answers the task as it is afterwards."""
+    p = require_user()
+    with sessions()() as db, db.begin():
+        _visible(db, p, task_id, to_work_on=to_work_on)
+        act(db, engine_context(), p.user_id)
+    return _answer(task_id)
+
+
 @bp.post(f"/tasks/<{ID}:task_id>/claim")
 @api.validate(json=Empty, resp=responses(HTTP_200=TaskOut), tags=TAGS)
 def claim(task_id: int) -> Any:
     """Take the task (its candidates: by role in its unit, group or name, and their delegates)."""
-    p = require_user()
-    with sessions()() as db, db.begin():
-        _visible(db, p, task_id, to_work_on=True)
-        tasks.claim(db, engine_context(), task_id, p.user_id)
-    return _answer(task_id)
+    return _step(task_id, lambda db, ctx, user: tasks.claim(db, ctx, task_id, user), to_work_on=True)
 
 
 @bp.post(f"/tasks/<{ID}:task_id>/unclaim")
 @api.validate(json=Empty, resp=responses(HTTP_200=TaskOut), tags=TAGS)
 def unclaim(task_id: int) -> Any:
     """Give the task back to its candidates (its assignee, or an administrator)."""
-    p = require_user()
-    with sessions()() as db, db.begin():
-        _visible(db, p, task_id)
-        tasks.unclaim(db, engine_context(), task_id, p.user_id)
-    return _answer(task_id)
+    return _step(task_id, lambda db, ctx, user: tasks.unclaim(db, ctx, task_id, user))
 
 
 @bp.post(f"/tasks/<{ID}:task_id>/complete")
 @api.validate(json=CompleteIn, resp=responses(HTTP_200=TaskOut), tags=TAGS)
 def complete(task_id: int) -> Any:
     """Complete the task with its form's data (only the form's fields, checked against its JSON Schema)."""
-    p = require_user()
     data: CompleteIn = request.context.json  # type: ignore[attr-defined]
-    with sessions()() as db, db.begin():
-        _visible(db, p, task_id, to_work_on=True)
-        tasks.complete(db, engine_context(), task_id, p.user_id, data.data)
-    return _answer(task_id)
+    return _step(task_id, lambda db, ctx, user: tasks.complete(db, ctx, task_id, user, data.data), to_work_on=True)
 
 
 @bp.post(f"/tasks/<{ID}:task_id>/return")
 @api.validate(json=ReturnIn, resp=responses(HTTP_200=TaskOut), tags=TAGS)
 def give_back(task_id: int) -> Any:
     """Return a claimed task to its candidates with a reason (kept in the audit trail as ``task.returned``)."""
-    p = require_user()
     data: ReturnIn = request.context.json  # type: ignore[attr-defined]
-    with sessions()() as db, db.begin():
-        _visible(db, p, task_id)
-        return_task(db, engine_context(), task_id, p.user_id, data.reason)
-    return _answer(task_id)
+    return _step(task_id, lambda db, ctx, user: return_task(db, ctx, task_id, user, data.reason))
 
 
 @bp.post(f"/tasks/<{ID}:task_id>/reassign")
 @api.validate(json=ReassignIn, resp=responses(HTTP_200=TaskOut), tags=TAGS)
 def reassign(task_id: int) -> Any:
     """Hand the task to someone entitled to it (its assignee, the head of its unit, or an administrator)."""
-    p = require_user()
     data: ReassignIn = request.context.json  # type: ignore[attr-defined]
-    with sessions()() as db, db.begin():
-        _visible(db, p, task_id)
-        tasks.reassign(db, engine_context(), task_id, data.user, p.user_id)
-    return _answer(task_id)
+    return _step(task_id, lambda db, ctx, user: tasks.reassign(db, ctx, task_id, data.user, user))
 
 
 # --- the Council meeting's reserved tasks: each calls the service that owns the step ------------------------
@@ -151,71 +143,52 @@ def reassign(task_id: int) -> Any:
 @api.validate(json=ConveneIn, resp=responses(HTTP_200=TaskOut), tags=TAGS)
 def convene(task_id: int) -> Any:
     """The secretary convenes the Council: date, place, withdrawn candidates (the agenda comes from the process)."""
-    p = require_user()
     data: ConveneIn = request.context.json  # type: ignore[attr-defined]
-    with sessions()() as db, db.begin():
-        _visible(db, p, task_id)
-        council_meeting.convene(
-            db,
-            engine_context(),
-            task_id,
-            p.user_id,
-            meeting_date=data.meeting_date,
-            place=data.place,
-            withdrawn=data.withdrawn,
-        )
-    return _answer(task_id)
+    return _step(
+        task_id,
+        lambda db, ctx, user: council_meeting.convene(
+            db, ctx, task_id, user, meeting_date=data.meeting_date, place=data.place, withdrawn=data.withdrawn
+        ),
+    )
 
 
 @bp.post(f"/tasks/<{ID}:task_id>/attendance")
 @api.validate(json=AttendanceIn, resp=responses(HTTP_200=TaskOut), tags=TAGS)
 def attendance(task_id: int) -> Any:
     """The secretary records who attends (members from the directory); with quorum, voting opens."""
-    p = require_user()
     data: AttendanceIn = request.context.json  # type: ignore[attr-defined]
-    with sessions()() as db, db.begin():
-        _visible(db, p, task_id)
-        council_meeting.record_attendance(db, engine_context(), task_id, p.user_id, data.present)
-    return _answer(task_id)
+    return _step(task_id, lambda db, ctx, user: council_meeting.record_attendance(db, ctx, task_id, user, data.present))
 
 
 @bp.post(f"/tasks/<{ID}:task_id>/ballot")
 @api.validate(json=BallotIn, resp=responses(HTTP_200=TaskOut), tags=TAGS)
 def ballot(task_id: int) -> Any:
     """The member casts their own secret ballot. The answer says the task is completed, never the choices."""
-    p = require_user()
     data: BallotIn = request.context.json  # type: ignore[attr-defined]
-    with sessions()() as db, db.begin():
-        _visible(db, p, task_id)
-        ballots.cast_ballot(db, engine_context(), task_id, p.user_id, dict(data.choices))
-    return _answer(task_id)
+    return _step(task_id, lambda db, ctx, user: ballots.cast_ballot(db, ctx, task_id, user, dict(data.choices)))
 
 
 @bp.post(f"/tasks/<{ID}:task_id>/written-ballot")
 @api.validate(json=WrittenBallotIn, resp=responses(HTTP_200=TaskOut), tags=TAGS)
 def written_ballot(task_id: int) -> Any:
     """The secretary enters an absent member's written vote, or records that none came (``no_vote``)."""
-    p = require_user()
     data: WrittenBallotIn = request.context.json  # type: ignore[attr-defined]
     if data.no_vote == (data.choices is not None):
         raise ValidationError(
             "send either choices or no_vote: true", {"fields": {"choices": "choices or no_vote, not both"}}
         )
-    with sessions()() as db, db.begin():
-        _visible(db, p, task_id)
+
+    def act(db: Session, ctx: EngineContext, user: str) -> None:
         if data.no_vote:
-            ballots.record_no_written_vote(db, engine_context(), task_id, p.user_id)
+            ballots.record_no_written_vote(db, ctx, task_id, user)
         else:
-            ballots.cast_ballot(db, engine_context(), task_id, p.user_id, dict(data.choices or {}), written=True)
-    return _answer(task_id)
+            ballots.cast_ballot(db, ctx, task_id, user, dict(data.choices or {}), written=True)
+
+    return _step(task_id, act)
 
 
 @bp.post(f"/tasks/<{ID}:task_id>/tally")
 @api.validate(json=Empty, resp=responses(HTTP_200=TaskOut), tags=TAGS)
 def tally(task_id: int) -> Any:
     """The secretary opens the box and counts; the minutes (HTML and PDF) are attached to the instance."""
-    p = require_user()
-    with sessions()() as db, db.begin():
-        _visible(db, p, task_id)
-        ballots.tally_meeting(db, engine_context(), task_id, p.user_id)
-    return _answer(task_id)
+    return _step(task_id, lambda db, ctx, user: ballots.tally_meeting(db, ctx, task_id, user))
