@@ -27,9 +27,18 @@ from tests.test_lifecycle_helpers import (
     status_of,
     who,
 )
-from tests.test_lifecycle_nomination import by_candidate, task_data
+from tests.test_lifecycle_nomination import DOCS, by_candidate, task_data
 
-DOCS = {"to_trinh": "files/tt.pdf", "bao_cao_thanh_tich": "files/bc.pdf", "bien_ban_binh_xet": "files/bb.pdf"}
+# A national candidate of a sở (an individual, not an enterprise: no hiệp y), as the provincial round hands it on.
+SYT_NATIONAL = {
+    "candidate_id": "SYT-2024-1",
+    "name": "Trịnh Văn Khôi",
+    "kind": "individual",
+    "award": "chien_si_thi_dua_toan_quoc",
+    "unit_id": "SYT",
+    "level": "national",
+    "enterprise": False,
+}
 CSTD_TOAN_QUOC = {  # Law 2022 Art. 21: twice Chiến sĩ thi đua cấp tỉnh in a row, an initiative of national reach
     "name": "Trịnh Văn Khôi",
     "kind": "individual",
@@ -220,15 +229,7 @@ def test_an_objecting_agency_or_the_party_committee_withholds_a_candidate(sessio
         ctx,
         "national_proposal",
         national_candidates=[
-            {
-                "candidate_id": "SYT-2024-1",
-                "name": "Trịnh Văn Khôi",
-                "kind": "individual",
-                "award": "chien_si_thi_dua_toan_quoc",
-                "unit_id": "SYT",
-                "level": "national",
-                "enterprise": False,
-            },
+            SYT_NATIONAL,
             {
                 "candidate_id": "CTNAB-2024-1",
                 "name": "Công ty Cấp thoát nước",
@@ -272,17 +273,7 @@ def test_an_individual_of_a_department_is_not_consulted(sessions, ctx, lifecycle
         sessions,
         ctx,
         "national_proposal",
-        national_candidates=[
-            {
-                "candidate_id": "SYT-2024-1",
-                "name": "Trịnh Văn Khôi",
-                "kind": "individual",
-                "award": "chien_si_thi_dua_toan_quoc",
-                "unit_id": "SYT",
-                "level": "national",
-                "enterprise": False,
-            }
-        ],
+        national_candidates=[SYT_NATIONAL],
     )
     complete(
         sessions,
