@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS
+from lxml import etree
 
 from engine.core.definitions import parse_files
 from engine.core.structure import schema_for, structure_problems
@@ -97,7 +99,38 @@ def test_lint_prints_every_problem_and_exits_1() -> None:
 def test_the_schemas_load_locally() -> None:
     assert schema_for("http://www.omg.org/spec/BPMN/20100524/MODEL") is not None
     assert schema_for("https://www.omg.org/spec/DMN/20191111/MODEL/") is not None
+    assert schema_for("http://www.omg.org/spec/DMN/20151101/dmn.xsd") is not None
     assert schema_for("urn:unknown") is None
+
+
+def test_the_schemas_are_our_own_files_with_their_provenance() -> None:
+    import SpiffWorkflow
+
+    from engine.core.structure import SCHEMA_DIR, SCHEMAS
+
+    spiff = Path(SpiffWorkflow.__file__).parent
+    for path in SCHEMAS.values():
+        assert path.is_relative_to(SCHEMA_DIR) and not path.is_relative_to(spiff), path
+    readme = (SCHEMA_DIR / "README.md").read_text(encoding="utf-8")
+    for xsd in sorted(SCHEMA_DIR.rglob("*.xsd")):
+        assert f"`{xsd.name}`" in readme, xsd.name
+        root = etree.parse(str(xsd), etree.XMLParser(no_network=True, load_dtd=False)).getroot()
+        assert root.get("targetNamespace", "").startswith(("http://www.omg.org/spec/", "https://www.omg.org/spec/"))
+    # DMN 1.1 is the OMG file byte for byte (with its byte order mark and CRLF line ends)
+    dmn11 = (SCHEMA_DIR / "dmn11" / "dmn.xsd").read_bytes()
+    assert dmn11.startswith(b"\xef\xbb\xbf<?xml") and b"\r\n" in dmn11 and b"DMNDI" not in dmn11
+
+
+def test_a_dmn_11_file_is_schema_checked() -> None:
+    corpus = CORPUS / "camunda-perf"
+    clean = (corpus / "DmnEnginePerformanceTest.oneRule.dmn").read_bytes()
+    assert b"20151101/dmn.xsd" in clean
+    assert structure_problems(parse_xml(clean, "one.dmn"), "one.dmn") == []
+    broken = clean.replace(b"</decisionTable>", b"<bogus /></decisionTable>", 1)
+    assert broken != clean
+    problems = structure_problems(parse_xml(broken, "one.dmn"), "one.dmn")
+    assert len(problems) == 1 and problems[0].severity == "warning", problems
+    assert "not valid DMN 1.1 XML (OMG schema)" in problems[0].message and "bogus" in problems[0].message
 
 
 def test_schema_order_violations_are_warnings() -> None:
@@ -143,4 +176,4 @@ def test_a_dmn_13_schema_violation_is_a_warning_with_its_line() -> None:
 </definitions>"""
     problems = parse_files([("levels.dmn", data)]).problems
     assert [(p.severity, p.line, p.element_id) for p in problems] == [("warning", 10, "r1")], problems
-    assert "not valid DMN XML (OMG schema)" in problems[0].message
+    assert "not valid DMN 1.3 XML (OMG schema)" in problems[0].message

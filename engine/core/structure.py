@@ -1,11 +1,11 @@
 """Structural checks of one BPMN or DMN tree, before anything rewrites it: the OMG XML schemas, duplicate ids and
 references that name no element.
 
-The schemas are the OMG's BPMN 2.0 (BPMN20.xsd with Semantic, BPMNDI, DC and DI) and DMN 1.2/1.3 XSDs as
-SpiffWorkflow ships them (``SpiffWorkflow/bpmn/parser/schema`` and ``SpiffWorkflow/dmn/parser/schema``), published
-by the Object Management Group (https://www.omg.org/spec/BPMN/2.0/, https://www.omg.org/spec/DMN/1.3/) under the
-OMG's specification licence. They are loaded from local files only: imports resolve beside the importing schema, no
-network and no DTD.
+The schemas are the OMG's BPMN 2.0 (BPMN20.xsd with Semantic, BPMNDI, DC and DI), DMN 1.1 (dmn.xsd) and DMN 1.3
+XSDs, published by the Object Management Group (https://www.omg.org/spec/BPMN/2.0/, https://www.omg.org/spec/DMN/)
+and shipped in this package (``engine/core/schemas/``, whose README names where each file came from and the OMG
+licence). They are loaded from those local files only: imports resolve beside the importing schema, no network and
+no DTD.
 
 Every finding is a Problem naming the file, the line and the nearest element with an id; a file gets all of them
 in one pass.
@@ -18,19 +18,21 @@ import re
 from pathlib import Path
 from typing import Any
 
-import SpiffWorkflow
 from lxml import etree
 
 from engine.errors import Problem
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
-_SPIFF_DIR = Path(SpiffWorkflow.__file__).parent
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+DMN11_NS = "http://www.omg.org/spec/DMN/20151101/dmn.xsd"
+DMN13_NS = "https://www.omg.org/spec/DMN/20191111/MODEL/"
 SCHEMAS = {
-    BPMN_NS: _SPIFF_DIR / "bpmn" / "parser" / "schema" / "BPMN20.xsd",
-    "http://www.omg.org/spec/DMN/20180521/MODEL/": _SPIFF_DIR / "dmn" / "parser" / "schema" / "DMN12.xsd",
-    "https://www.omg.org/spec/DMN/20191111/MODEL/": _SPIFF_DIR / "dmn" / "parser" / "schema" / "DMN13.xsd",
+    BPMN_NS: SCHEMA_DIR / "bpmn20" / "BPMN20.xsd",
+    DMN11_NS: SCHEMA_DIR / "dmn11" / "dmn.xsd",
+    DMN13_NS: SCHEMA_DIR / "dmn13" / "DMN13.xsd",
 }
+DMN_VERSIONS = {DMN11_NS: "DMN 1.1", DMN13_NS: "DMN 1.3"}
 
 
 class _NoNetwork(etree.Resolver):
@@ -49,7 +51,7 @@ class _NoNetwork(etree.Resolver):
 
 @functools.cache
 def schema_for(namespace: str) -> etree.XMLSchema | None:
-    """The XSD for a root namespace, or None when we ship none (e.g. DMN 1.1)."""
+    """The XSD for a root namespace, or None when we ship none (e.g. DMN 1.2, whose DMNDI schema we lack)."""
     path = SCHEMAS.get(namespace)
     if path is None or not path.is_file():
         return None
@@ -136,7 +138,7 @@ def schema_problems(tree: etree._ElementTree, file: str) -> list[Problem]:
         message = f"not valid BPMN 2.0 XML (OMG schema): {_clean_schema_message(entry.message).rstrip('. ')}"
         severity = _severity(node, entry.message)
         if etree.QName(root).namespace != BPMN_NS:
-            message = message.replace("BPMN 2.0", "DMN")
+            message = message.replace("BPMN 2.0", DMN_VERSIONS.get(etree.QName(root).namespace or "", "DMN"))
             severity = "warning"
         if severity == "error" and node is not None and "This element is not expected" in entry.message:
             message += "; the element is not part of BPMN here and would be ignored"
