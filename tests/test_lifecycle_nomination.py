@@ -316,3 +316,36 @@ def test_unit_level_titles_are_decided_in_the_unit_and_never_reach_the_council(s
         ("Phan Quốc Bảo", "chien_si_thi_dua_co_so", "15/QĐ-SYT"),
         ("Khoa Nhi", "tap_the_lao_dong_tien_tien", "15/QĐ-SYT"),
     ]
+
+
+def test_chien_si_thi_dua_co_so_beyond_the_quota_is_refused_naming_the_rule(sessions, ctx, clock, lifecycle):
+    """rules.quotas (configurable per province, DOMAIN.md): CSTĐ cơ sở for at most 15% of the individuals
+    recognised Lao động tiên tiến in the same decision, at least one; in the unit council's order."""
+    iid = start(sessions, ctx, "nomination", nomination_units=["SYT"], sudden=False)
+    ldtt = [
+        {"name": f"Người {i}", "kind": "individual", "award": "lao_dong_tien_tien", "good_completion": True}
+        for i in range(6)
+    ]
+    cstd = [
+        {
+            "name": name,
+            "kind": "individual",
+            "award": "chien_si_thi_dua_co_so",
+            "titles": [{"year": 2024, "title": "lao_dong_tien_tien"}],
+            "excellent_completion": True,
+        }
+        for name in ("Phan Quốc Bảo", "Trần Thị Mai")
+    ]
+    complete(sessions, ctx, one_task(sessions, iid, "nom_unit_council"), "nga.vt",
+             {"meeting_date": "2024-11-25", "unit_candidates": [*cstd, *ldtt]})  # fmt: skip
+    head = one_task(sessions, iid, "unom_head_decision")
+    complete(
+        sessions, ctx, head, "duc.hm", {"decision_number": "16/QĐ-SYT", "signed_date": "2024-12-02", "not_approved": []}
+    )
+    data = task_data(sessions, ctx, one_task(sessions, iid, "unom_unit_certificates"))
+    awarded = [a["name"] for a in data["unit_awards"] if a["award"] == "chien_si_thi_dua_co_so"]
+    assert awarded == ["Phan Quốc Bảo"]  # 8 individuals x 15% = 1.2: one, the first the council listed
+    [over] = data["unit_refused"]
+    assert over["name"] == "Trần Thị Mai"
+    assert over["reason"].startswith("over_quota: ") and "15%" in over["reason"] and "(1 của 8)" in over["reason"]
+    assert len([a for a in data["unit_awards"] if a["award"] == "lao_dong_tien_tien"]) == 6
