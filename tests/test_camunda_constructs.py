@@ -332,3 +332,52 @@ def test_a_zeebe_form_definition_finds_the_deployed_form() -> None:
 def test_a_form_ref_to_no_deployed_form_is_a_warning_naming_it() -> None:
     result = parse('<bpmn:userTask id="review" camunda:formRef="missing" />' + line("review"))
     assert any("review: warning: form key 'missing' names no form file" in w for w in warnings(result))
+
+
+SHADOWING = """
+  <bpmn:startEvent id="start" />
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review" />
+  <bpmn:userTask id="review">
+    <bpmn:extensionElements><camunda:inputOutput>
+      <camunda:inputParameter name="status">đang xét</camunda:inputParameter>
+      <camunda:inputParameter name="limit">${limit * 10}</camunda:inputParameter>
+      <camunda:inputParameter name="note">local</camunda:inputParameter>
+      <camunda:outputParameter name="limit">${limit + 1}</camunda:outputParameter>
+      <camunda:outputParameter name="seen_status">${status}</camunda:outputParameter>
+    </camunda:inputOutput></bpmn:extensionElements>
+  </bpmn:userTask>
+  <bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="tally" />
+  <bpmn:scriptTask id="tally" scriptFormat="python">
+    <bpmn:extensionElements><camunda:inputOutput>
+      <camunda:inputParameter name="status">${status + '!'}</camunda:inputParameter>
+      <camunda:outputParameter name="shout">${status}</camunda:outputParameter>
+    </camunda:inputOutput></bpmn:extensionElements>
+    <bpmn:script>status = status * 2</bpmn:script>
+  </bpmn:scriptTask>
+  <bpmn:sequenceFlow id="f3" sourceRef="tally" targetRef="end" />
+  <bpmn:endEvent id="end" />"""
+
+
+def test_an_input_named_like_a_process_variable_shadows_it_only_during_the_activity() -> None:
+    """Camunda semantics: the input is a local of the activity; afterwards the outer value is as before, unless an
+    output parameter maps it (``limit``); an input that named no variable is gone again (``note``)."""
+    from engine.core.serialization import make_serializer
+
+    result = parse(SHADOWING)
+    assert errors(result) == [] and warnings(result) == []
+    bundle = result.bundles[0]
+    workflow = BpmnWorkflow(bundle.spec, bundle.subprocess_specs, script_engine=SafeScriptEngine())
+    workflow.get_tasks(state=TaskState.READY)[0].data.update({"status": "nháp", "limit": 3})
+    workflow.do_engine_steps()
+    # saved and restored in the middle of the activity: the shadowed value survives serialisation
+    serializer = make_serializer()
+    workflow = serializer.deserialize_json(serializer.serialize_json(workflow))
+    workflow.script_engine = SafeScriptEngine()
+    review = workflow.get_tasks(state=TaskState.READY)[0]
+    assert review.task_spec.bpmn_id == "review"
+    assert review.data == {"status": "đang xét", "limit": 30, "note": "local"}
+    review.run()
+    workflow.do_engine_steps()
+    assert workflow.is_completed()
+    end = [t for t in workflow.get_tasks() if t.task_spec.bpmn_id == "end"][0]
+    assert end.data == {"status": "nháp", "limit": 31, "seen_status": "đang xét", "shout": "nháp!nháp!"}

@@ -20,6 +20,7 @@ from engine.core.camunda_compat import (
     TranslationError,
     camunda_value,
     cron_to_iso,
+    io_directive,
     is_cron,
     is_juel,
     translate_feel,
@@ -294,8 +295,9 @@ IO_ACTIVITIES = {
 def _camunda_io(root: etree._Element, check: FileCheck) -> None:
     """``camunda:inputOutput`` as scripts around the activity: input parameters are set in the task data before it
     runs (ahead of any spiffworkflow:preScript, which sees them), output parameters are evaluated after it completes
-    (after any postScript), then the input parameters that are not also outputs are removed again: Camunda keeps
-    them local to the activity. An input named like a process variable therefore removes that variable too."""
+    (after any postScript), then the input parameters that are not also outputs leave again: Camunda keeps them
+    local to the activity. An input named like a process variable shadows it: the script engine saves the outer
+    value before the inputs are set and puts it back afterwards (see ``camunda_compat.io_directive``)."""
     for ns in CAMUNDA_NAMESPACES:
         for mapping in list(root.iter(f"{{{ns}}}inputOutput")):
             extensions = mapping.getparent()
@@ -328,11 +330,13 @@ def _camunda_io(root: etree._Element, check: FileCheck) -> None:
                     check.check(owner, expression, what)
                     if len(check.problems) == before:
                         into.append((name, expression))
-            pre = "\n".join(f"{name} = {expression}" for name, expression in inputs)
+            input_names = [name for name, _ in inputs]
+            pre_lines = [io_directive("enter", input_names)] if inputs else []
+            pre = "\n".join(pre_lines + [f"{name} = {expression}" for name, expression in inputs])
             post = [f"{name} = {expression}" for name, expression in outputs]
-            local_names = [name for name, _ in inputs if name not in {n for n, _ in outputs}]
+            local_names = [name for name in input_names if name not in {n for n, _ in outputs}]
             if local_names:
-                post.append("del " + ", ".join(dict.fromkeys(local_names)))
+                post.append(io_directive("leave", local_names))
             body = owner.find(_q("script"))
             if kind == "scriptTask" and body is not None:  # SpiffWorkflow runs no pre/postScript on script tasks
                 script = textwrap.dedent(body.text or "").strip()

@@ -313,6 +313,31 @@ def _item_value(item: Any) -> str:
     return camunda_value(item)
 
 
+# camunda:inputOutput input parameters are local to their activity (Camunda gives them their own scope): an input
+# named like a process variable shadows it during the activity, and afterwards the outer value is back unless an
+# output parameter maps it. The scripts that apply the parameters carry these two comment lines; the script engine
+# saves the shadowed values in the task's internal data before the first and puts them back after the second.
+_IO_DIRECTIVE = re.compile(r"^# camunda:inputOutput (?P<kind>enter|leave): (?P<names>[A-Za-z_][A-Za-z0-9_, ]*)$")
+
+
+def io_directive(kind: str, names: list[str]) -> str:
+    """The comment line that makes the script engine save (``enter``) or restore (``leave``) these variables."""
+    return f"# camunda:inputOutput {kind}: {', '.join(dict.fromkeys(names))}"
+
+
+def io_directives(script: str) -> tuple[list[str], list[str]]:
+    """The names of the ``enter`` and ``leave`` directives in a script (empty lists when it has none)."""
+    found: dict[str, list[str]] = {"enter": [], "leave": []}
+    if "# camunda:inputOutput " not in script:
+        return [], []
+    for raw in script.splitlines():
+        match = _IO_DIRECTIVE.match(raw.strip())
+        if match:
+            names = [n.strip() for n in match["names"].split(",")]
+            found[match["kind"]] += [n for n in names if n.isidentifier() and not n.startswith("_")]
+    return found["enter"], found["leave"]
+
+
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/?,#LW-]+$")
 _EVERY = re.compile(r"^(?:0|\*)/(\d+)$")
 

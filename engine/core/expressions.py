@@ -26,6 +26,7 @@ from simpleeval import FunctionNotDefined, InvalidExpression, NameNotDefined
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from engine.core.camunda_compat import io_directives
 from engine.core.connectors import ConnectorRegistry, default_registry
 from engine.core.expression_check import parse, refusals
 from engine.core.expression_functions import DEFAULT_FUNCTIONS
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 _CACHE_LIMIT = 10_000
+_IO_OUTER = "camunda_io_outer"  # task internal data: the process variables a camunda:inputOutput input shadows
 _cache: dict[tuple[str, str], ast.AST | list[str]] = {}
 
 
@@ -182,7 +184,17 @@ class SafeScriptEngine(PythonScriptEngine):
         return self._evaluator.evaluate(expression, names, task.task_spec.bpmn_id)
 
     def execute(self, task: Any, script: str, external_context: dict | None = None) -> bool:
+        enter, leave = io_directives(script) if isinstance(script, str) else ([], [])
+        if enter:  # camunda:inputOutput inputs shadow process variables of the same name: keep the outer values
+            task.internal_data[_IO_OUTER] = {n: copy.deepcopy(task.data[n]) for n in enter if n in task.data}
         self._evaluator.execute(script, task.data, external_context, task.task_spec.bpmn_id)
+        if leave:  # the activity's local inputs go; the outer values they shadowed come back
+            outer = task.internal_data.pop(_IO_OUTER, {})
+            for name in leave:
+                if name in outer:
+                    task.data[name] = outer[name]
+                else:
+                    task.data.pop(name, None)
         return True
 
     def call_service(self, task: Any, operation_name: str = "", operation_params: dict | None = None, **kw: Any) -> str:
