@@ -3,6 +3,10 @@
 A campaign file (``demo/campaign.yaml``) names the year, the directive, its date, the participating units and the
 emulation blocks/clusters. ``open_campaign`` starts ``campaign_launch`` once per business key: running it again
 finds the instance already there and starts nothing.
+
+Blocks rotate their leadership each year (block_scoring's ``next_leader_unit``): a campaign file that says
+``blocks_from: <last year's business key>`` takes its blocks' leaders from what that campaign's year-end scoring
+handed on (``next_year_blocks``), so a leader named in the file is only needed for a block that is new.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from engine.persistence.models import Instance, OrgUnit
 from engine.services import instances
 from engine.services.context import EngineContext
 from engine.services.data_files import read_yaml
+from engine.services.instance_store import load_instance
 from engine.services.rules import RuleSet, start_data
 
 LAUNCH_KEY = "campaign_launch"
@@ -37,6 +42,7 @@ class CampaignConfig:
     council_unit: str
     units: list[str]
     blocks: list[dict[str, Any]] = field(default_factory=list)
+    blocks_from: str | None = None  # last year's business key: its year-end scoring names this year's leaders
 
 
 def parse_campaign(raw: Any, source: str = "campaign") -> CampaignConfig:
@@ -55,9 +61,14 @@ def parse_campaign(raw: Any, source: str = "campaign") -> CampaignConfig:
     if not isinstance(raw["units"], list) or not isinstance(raw.get("blocks") or [], list):
         raise ValidationError(f"{source}: units and blocks must be lists")
     blocks = [dict(b) if isinstance(b, dict) else {} for b in raw.get("blocks") or []]
+    blocks_from = str(raw["blocks_from"]) if raw.get("blocks_from") else None
     for index, block in enumerate(blocks):
-        if not block.get("leader_unit") or not isinstance(block.get("members"), list) or not block["members"]:
-            raise ValidationError(f"{source}: blocks[{index}] needs leader_unit and a list of members")
+        if not isinstance(block.get("members"), list) or not block["members"]:
+            raise ValidationError(f"{source}: blocks[{index}] needs a list of members")
+        if not block.get("leader_unit") and not (blocks_from and block.get("block_id")):
+            raise ValidationError(
+                f"{source}: blocks[{index}] needs leader_unit (or a block_id and blocks_from: last year's campaign)"
+            )
     return CampaignConfig(
         campaign_year=year,
         business_key=str(raw["business_key"]),
@@ -69,6 +80,7 @@ def parse_campaign(raw: Any, source: str = "campaign") -> CampaignConfig:
         council_unit=str(raw["council_unit"]),
         units=[str(u) for u in raw["units"]],
         blocks=blocks,
+        blocks_from=blocks_from,
     )
 
 
@@ -122,6 +134,37 @@ def find_campaign(session: Session, business_key: str) -> Instance | None:
     return session.scalars(query.order_by(Instance.id)).first()
 
 
+def handed_on_blocks(session: Session, ctx: EngineContext, business_key: str) -> list[dict[str, Any]]:
+    """The blocks as campaign ``business_key``'s year-end scoring handed them on (``next_year_blocks``, set once
+    every block has scored): a NotFoundError when there is no such campaign, a ValidationError when it has not
+    scored yet."""
+    previous = find_campaign(session, business_key)
+    if previous is None:
+        raise NotFoundError(f"blocks_from: no campaign {business_key}")
+    workflow = load_instance(session, ctx, previous.id, row=previous, open_tasks=[]).workflow
+    for task in workflow.get_tasks():
+        if task.task_spec.name == "launch_nomination_setup" and "next_year_blocks" in task.data:
+            return [dict(b) for b in task.data["next_year_blocks"]]
+    raise ValidationError(f"blocks_from: campaign {business_key} has not scored its blocks yet (block_scoring)")
+
+
+def with_handed_on_leaders(config: CampaignConfig, handed_on: list[dict[str, Any]]) -> CampaignConfig:
+    """The campaign's blocks with last year's next leaders (by block_id); all of last year's blocks when the file
+    lists none. A leader that no longer belongs to its block's members gives way to the file's own."""
+    if not config.blocks:
+        return replace(config, blocks=handed_on)
+    leaders = {b.get("block_id"): b.get("leader_unit") for b in handed_on}
+    blocks = []
+    for block in config.blocks:
+        leader = leaders.get(block.get("block_id"))
+        if leader in block["members"]:
+            block = {**block, "leader_unit": leader}
+        if not block.get("leader_unit"):
+            raise ValidationError(f"blocks_from: block {block.get('block_id')} has no leader handed on nor named")
+        blocks.append(block)
+    return replace(config, blocks=blocks)
+
+
 def open_campaign(
     session: Session, ctx: EngineContext, config: CampaignConfig, rule_sets: list[RuleSet]
 ) -> tuple[Instance, bool]:
@@ -129,6 +172,8 @@ def open_campaign(
     existing = find_campaign(session, config.business_key)
     if existing is not None:
         return existing, False
+    if config.blocks_from:
+        config = with_handed_on_leaders(config, handed_on_blocks(session, ctx, config.blocks_from))
     unknown = unknown_units(session, config)
     if unknown:
         raise NotFoundError(f"campaign {config.business_key} names unknown org unit(s): {', '.join(unknown)}")
