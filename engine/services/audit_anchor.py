@@ -14,6 +14,7 @@ several keys (old ones after a rotation) picks the right one and a wrong key is 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import itertools
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
@@ -373,6 +374,20 @@ def verify_anchors(session: Session, anchors: Sequence[Anchor]) -> AnchorCheck:
     return AnchorCheck(len(anchors), len(names), events, tuple(problems))
 
 
+_NO_HEAD_SEQ = 2**31 - 1  # a stream whose head is gone: read to its end
+
+
+@functools.lru_cache(maxsize=4)
+def _events_in_ranges(n: int) -> Select[Any]:
+    """Events of ``n`` streams, each from its first anchored seq to its head (binds s0, lo0, hi0...), in stream
+    order. Built once per batch size: composing a few hundred conditions costs more than running them."""
+    ranges = [
+        and_(_events.c.stream == bindparam(f"s{i}"), _events.c.seq.between(bindparam(f"lo{i}"), bindparam(f"hi{i}")))
+        for i in range(n)
+    ]
+    return select(_events).where(or_(*ranges)).order_by(_events.c.stream, _events.c.seq)
+
+
 def _check_batch(session: Session, batch: Mapping[str, _Points]) -> tuple[list[StreamProblem], int]:
     heads = {
         row.stream: row
@@ -380,13 +395,11 @@ def _check_batch(session: Session, batch: Mapping[str, _Points]) -> tuple[list[S
             select(_heads.c.stream, _heads.c.seq, _heads.c.hash).where(_heads.c.stream.in_(list(batch)))
         )
     }
-    ranges = []
-    for name, stream_points in batch.items():
-        condition = and_(_events.c.stream == name, _events.c.seq >= min(stream_points.by_seq))
-        if name in heads:
-            condition = and_(condition, _events.c.seq <= heads[name].seq)
-        ranges.append(condition)
-    rows = session.execute(select(_events).where(or_(*ranges)).order_by(_events.c.stream, _events.c.seq))
+    params: dict[str, Any] = {}
+    for i, (name, stream_points) in enumerate(batch.items()):
+        head_seq = heads[name].seq if name in heads else _NO_HEAD_SEQ
+        params.update({f"s{i}": name, f"lo{i}": min(stream_points.by_seq), f"hi{i}": head_seq})
+    rows = session.execute(_events_in_ranges(len(batch)), params)
     chains = {name: list(group) for name, group in itertools.groupby(rows, key=lambda row: row.stream)}
     problems = []
     gone = []
