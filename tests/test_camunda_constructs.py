@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
 from engine.clock import ManualClock
-from engine.core.camunda_compat import TranslationError, cron_to_iso, is_cron
+from engine.core.camunda_compat import TranslationError, cron_to_iso, is_cron, next_cron_fire
 from engine.core.definitions import ParseResult, parse_files
 from engine.core.expressions import SafeScriptEngine
 from engine.core.spiff_clock import using_clock
@@ -96,10 +97,12 @@ def ticks_of(workflow: BpmnWorkflow) -> int:
 )
 def test_fixed_period_crons_become_iso_cycles(cron: str, iso: str) -> None:
     assert is_cron(cron)
-    assert cron_to_iso(cron)[0] == iso
+    assert cron_to_iso(cron) == iso
 
 
-@pytest.mark.parametrize("cron", ["0 0 9 ? * MON-FRI", "0 0 9 1 * ?", "0 0 8,12 * * ?", "0 0 9 * 1 ?"])
+@pytest.mark.parametrize(
+    "cron", ["0 0 9 ? * MON-FRI", "0 0 9 1 * ?", "0 0 8,12 * * ?", "0 0 9 * 1 ?", "0 0/7 * * * ?", "0 0 0/5 * * ?"]
+)
 def test_crons_that_are_no_fixed_period_are_refused_with_what_to_write(cron: str) -> None:
     with pytest.raises(TranslationError, match="ISO 8601"):
         cron_to_iso(cron)
@@ -111,11 +114,56 @@ def test_iso_durations_and_dates_are_not_crons() -> None:
     assert not is_cron("R3/PT10M") and not is_cron("PT5M") and not is_cron("${cycle}")
 
 
-def test_a_quartz_cron_cycle_fires_every_five_minutes_with_a_warning() -> None:
+def test_a_quartz_cron_cycle_fires_every_five_minutes_without_a_warning() -> None:
     result = parse(cycle_model("0 0/5 * * * ?"))
-    assert any("runs as the ISO 8601 cycle 'R/PT5M'" in w for w in warnings(result)), warnings(result)
+    assert warnings(result) == [] and errors(result) == []
     workflow = run_for(result, 16)
     assert ticks_of(workflow) == 3
+
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+@pytest.mark.parametrize(
+    ("cron", "now_local", "first_local"),
+    [
+        ("0 0/5 * * * ?", "2026-01-05 15:03:20", "2026-01-05 15:05:00"),
+        ("0 0/5 * * * ?", "2026-01-05 15:05:00", "2026-01-05 15:10:00"),  # strictly after, as Quartz
+        ("0 0/5 * * * ?", "2026-01-05 23:58:00", "2026-01-06 00:00:00"),
+        ("0 3/5 * * * ?", "2026-01-05 15:04:00", "2026-01-05 15:08:00"),
+        ("0/30 * * * * ?", "2026-01-05 15:03:20", "2026-01-05 15:03:30"),
+        ("15 * * * * ?", "2026-01-05 15:03:20", "2026-01-05 15:04:15"),
+        ("0 30 * * * ?", "2026-01-05 15:03:20", "2026-01-05 15:30:00"),
+        ("0 0 0/2 * * ?", "2026-01-05 15:03:20", "2026-01-05 16:00:00"),
+        ("0 0 9 * * ?", "2026-01-05 15:03:20", "2026-01-06 09:00:00"),  # 09:00 in Viet Nam, 02:00 UTC
+        ("0 0 9 * * ?", "2026-01-05 08:59:59", "2026-01-05 09:00:00"),
+    ],
+)
+def test_a_cron_first_fires_at_the_next_time_it_names_in_viet_nam(cron: str, now_local: str, first_local: str) -> None:
+    now = datetime.fromisoformat(now_local).replace(tzinfo=VN).astimezone(UTC)
+    first = next_cron_fire(cron, now, VN)
+    assert first.tzinfo == UTC and first.astimezone(VN).replace(tzinfo=None) == datetime.fromisoformat(first_local)
+
+
+def test_a_cron_cycle_fires_on_the_clock_not_counted_from_the_timer_start() -> None:
+    """Started at 08:03:20 UTC, ``0 0/5 * * * ?`` fires at 08:05, 08:10, 08:15 (an R/PT5M cycle counted from the
+    start would fire at 08:08:20 and 08:13:20 only); then every five minutes."""
+    result = parse(cycle_model("0 0/5 * * * ?"))
+    bundle = result.bundles[0]
+    clock = ManualClock(datetime(2026, 1, 5, 8, 3, 20, tzinfo=UTC))
+    fired: list[datetime] = []
+    with using_clock(clock):
+        workflow = BpmnWorkflow(bundle.spec, bundle.subprocess_specs, script_engine=SafeScriptEngine())
+        workflow.get_tasks(state=TaskState.READY)[0].data.update({"ticks": 0})
+        workflow.do_engine_steps()
+        for _ in range(13 * 6):  # 13 minutes in 10-second steps
+            clock.advance(timedelta(seconds=10))
+            before = ticks_of(workflow)
+            workflow.refresh_timers()
+            workflow.do_engine_steps()
+            if ticks_of(workflow) > before:
+                fired.append(clock.now())
+    assert [f.strftime("%H:%M:%S") for f in fired] == ["08:05:10", "08:10:10", "08:15:10"]
 
 
 def test_an_iso_repeating_cycle_fires_its_count_and_stops() -> None:

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -195,3 +195,22 @@ def test_the_apscheduler_driven_scheduler_fires_a_due_timer_by_itself(sessions, 
         scheduler.shutdown()
     assert scheduler.fired == 1
     assert open_elements(sessions, iid) == ["handle_late"]
+
+
+def test_a_camunda_cron_cycle_is_due_on_the_clock_in_the_scheduler(sessions, ctx, clock):
+    """``0 0/30 * * * ?`` started at 02:07 UTC (09:07 in Viet Nam) is first due at 02:30, then at 03:00, as Quartz
+    fires it; not 30 minutes after the start."""
+    with sessions() as s, s.begin():
+        make_org(s)
+        deploy_files(s, clock, TIMERS / "cron_reminder.bpmn")
+    clock.advance(timedelta(minutes=7))
+    iid = start(sessions, ctx, "cron_reminder")
+    [timer] = pending_timers(sessions, iid)
+    assert (timer.element_id, timer.due_at) == ("half_hour", datetime(2024, 3, 19, 2, 30, tzinfo=UTC))
+    clock.advance(timedelta(minutes=22))
+    assert fire_due_timers(sessions, ctx, owner="s1") == 0
+    clock.advance(timedelta(minutes=1, seconds=1))
+    assert fire_due_timers(sessions, ctx, owner="s1") == 1
+    [timer] = pending_timers(sessions, iid)
+    assert timer.due_at == datetime(2024, 3, 19, 3, 0, tzinfo=UTC)
+    assert open_elements(sessions, iid) == ["check"]

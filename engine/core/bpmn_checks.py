@@ -19,7 +19,7 @@ from lxml import etree
 from engine.core.camunda_compat import (
     TranslationError,
     camunda_value,
-    cron_to_iso,
+    cron_schedule,
     io_directive,
     is_cron,
     is_juel,
@@ -182,9 +182,8 @@ def _prepare_flow_nodes(root: etree._Element, check: FileCheck) -> None:
                 continue
             try:
                 if tag == "timeCycle" and is_cron(text):
-                    cycle, note = cron_to_iso(text)
-                    check.add(event, f"timer timeCycle: {note}", "warning")
-                    literal: str | None = repr(cycle)
+                    cron_schedule(text)  # refuses a cron that is not one fixed period, naming what to write
+                    literal: str | None = repr(text)  # spiff_clock fires it aligned to the clock, as Quartz does
                 elif text.startswith("="):  # Camunda 8: a FEEL expression
                     literal = translate_feel(text[1:])
                 else:

@@ -15,7 +15,9 @@ Choices worth knowing:
 from __future__ import annotations
 
 import keyword
+import math
 import re
+from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 
 DMN_INPUT = "dmn_input"  # the name a translated unary test uses for the value under test
@@ -339,7 +341,8 @@ def io_directives(script: str) -> tuple[list[str], list[str]]:
 
 
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/?,#LW-]+$")
-_EVERY = re.compile(r"^(?:0|\*)/(\d+)$")
+_EVERY = re.compile(r"^(\d+|\*)/(\d+)$")
+_FIXED_PERIOD_HINT = "write an ISO 8601 cycle (R/PT5M, R/P1D, R3/PT10M)"
 
 
 def is_cron(text: str) -> bool:
@@ -348,11 +351,27 @@ def is_cron(text: str) -> bool:
     return len(fields) in (6, 7) and all(_CRON_FIELD.match(f) for f in fields) and not text.strip().startswith("R")
 
 
-def cron_to_iso(text: str) -> tuple[str, str]:
-    """A cron timeCycle with a fixed period as an ISO 8601 repeating interval, and how it differs from cron.
+def _every(field: str, unit: int, whole: int) -> tuple[int, int] | None:
+    """``a/N`` or ``*/N`` in a field of ``whole`` values as (period, offset) in ``unit`` seconds; None otherwise.
 
-    Cron fires at clock-aligned times; the ISO cycle counts its period from when the timer starts. Any cron that is
-    not one fixed period (weekdays only, a list of hours, a given day of the month...) is refused.
+    Quartz restarts the count at every wrap of the field (``0/7`` minutes fires at :00, :07 ... :56, then :00), so
+    it is one fixed period only when N divides the field's range."""
+    found = _EVERY.match(field)
+    if found is None:
+        return None
+    offset, step = (0 if found[1] == "*" else int(found[1])), int(found[2])
+    if step == 0 or whole % step or offset >= step:
+        return (0, 0)
+    return step * unit, offset * unit
+
+
+def cron_schedule(text: str) -> tuple[int, int]:
+    """A fixed-period cron timeCycle as (period, phase) in seconds: it fires at local midnight + phase + k * period.
+
+    Quartz fires at clock-aligned times (``0 0/5 * * * ?`` at :00, :05, :10 ... of every hour, in the engine's time
+    zone); every cron that is one fixed period has this form, because its period divides a day. Any other cron
+    (weekdays only, a list of hours, a day of the month, a step that does not divide its field) raises
+    TranslationError naming what to write instead.
     """
     fields = text.split()
     sec, minute, hour, dom, month, dow = fields[:6]
@@ -362,28 +381,49 @@ def cron_to_iso(text: str) -> tuple[str, str]:
             f"cron timeCycle {text!r} fires on particular days, months or weekdays, which an ISO 8601 cycle cannot "
             "say; write a fixed period (R/PT5M, R/P1D, R3/PT10M) or schedule the process from outside"
         )
-    every = {name: _EVERY.match(value) for name, value in (("s", sec), ("m", minute), ("h", hour))}
-    period = None
-    if every["s"] and minute == "*" and hour == "*":
-        period = f"PT{every['s'].group(1)}S"
-    elif sec.isdigit() and every["m"] and hour == "*":
-        period = f"PT{every['m'].group(1)}M"
-    elif sec.isdigit() and minute == "*" and hour == "*":
-        period = "PT1M"
-    elif sec.isdigit() and minute.isdigit() and every["h"]:
-        period = f"PT{every['h'].group(1)}H"
-    elif sec.isdigit() and minute.isdigit() and hour == "*":
-        period = "PT1H"
-    elif sec.isdigit() and minute.isdigit() and hour.isdigit():
-        period = "P1D"
-    if period is None:
-        raise TranslationError(
-            f"cron timeCycle {text!r} is not one fixed period; write an ISO 8601 cycle (R/PT5M, R/P1D, R3/PT10M)"
-        )
-    return f"R/{period}", (
-        f"cron {text!r} runs as the ISO 8601 cycle 'R/{period}': one {period} period after another, counted from "
-        "when the timer starts, not at the clock times cron names"
-    )
+    digits = [int(f) if f.isdigit() else None for f in (sec, minute, hour)]
+    s, m, h = digits
+    result: tuple[int, int] | None = None
+    if (every := _every(sec, 1, 60)) and minute == "*" and hour == "*":
+        result = every
+    elif s is not None and (every := _every(minute, 60, 60)) and hour == "*":
+        result = (every[0], every[1] + s)
+    elif s is not None and minute == "*" and hour == "*":
+        result = (60, s)
+    elif s is not None and m is not None and (every := _every(hour, 3600, 24)):
+        result = (every[0], every[1] + 60 * m + s)
+    elif s is not None and m is not None and hour == "*":
+        result = (3600, 60 * m + s)
+    elif s is not None and m is not None and h is not None:
+        result = (86400, 3600 * h + 60 * m + s)
+    if result is None or result[0] == 0 or (s or 0) > 59 or (m or 0) > 59 or (h or 0) > 23:
+        raise TranslationError(f"cron timeCycle {text!r} is not one fixed period; {_FIXED_PERIOD_HINT}")
+    return result
+
+
+def _iso_period(seconds: int) -> str:
+    if seconds % 86400 == 0:
+        return f"P{seconds // 86400}D"
+    if seconds % 3600 == 0:
+        return f"PT{seconds // 3600}H"
+    if seconds % 60 == 0:
+        return f"PT{seconds // 60}M"
+    return f"PT{seconds}S"
+
+
+def cron_to_iso(text: str) -> str:
+    """The ISO 8601 period of a fixed-period cron timeCycle (``0 0/5 * * * ?`` -> ``R/PT5M``); refuses the rest."""
+    return f"R/{_iso_period(cron_schedule(text)[0])}"
+
+
+def next_cron_fire(text: str, after: datetime, zone: tzinfo) -> datetime:
+    """The first time strictly after ``after`` at which the fixed-period cron ``text`` fires in ``zone``."""
+    period, phase = cron_schedule(text)
+    local = after.astimezone(zone)
+    midnight = datetime.combine(local.date(), time(), zone)
+    elapsed = (local - midnight).total_seconds() - phase
+    steps = math.floor(elapsed / period) + 1
+    return (midnight + timedelta(seconds=phase + steps * period)).astimezone(after.tzinfo)
 
 
 def translate_feel(text: str) -> str:
