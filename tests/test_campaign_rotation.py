@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
+from sqlalchemy import select
 
 from cli.demo import CAMPAIGN_2026, install
 from engine.clock import ManualClock
@@ -87,3 +88,40 @@ def test_blocks_from_names_what_is_missing(sessions):
     with sessions() as s, s.begin():
         with pytest.raises(ValidationError, match="CT03-2026 has not scored its blocks yet"):
             open_campaign(s, ctx, parse_campaign(next_year(blocks, blocks_from="CT03-2026")), rule_sets)
+
+
+def report_dates_by_unit(sessions, ctx) -> dict[str, list[str]]:
+    with sessions() as s:
+        rows = s.scalars(select(Instance).where(Instance.definition_key == "periodic_report"))
+        found = {}
+        for row in rows:
+            workflow = load_instance(s, ctx, row.id, row=row, open_tasks=[]).workflow
+            found[row.unit_id] = [d[:10] for d in workflow.get_tasks()[0].data["report_dates"]]
+        return found
+
+
+def test_a_unit_on_the_school_year_reports_on_its_own_dates(sessions):
+    """Sở GD&ĐT works by school year (demo/campaign_2026.yaml unit_cycles; rules periodic.cycles.school_year):
+    the school year's review at the end of May and the first semester's in January of the next year."""
+    clock = ManualClock(datetime(2026, 3, 10, 2, 0, tzinfo=UTC))
+    campaign, rule_sets, _ = install(sessions, clock, actor="simulation", campaign_file=CAMPAIGN_2026)
+    assert campaign.unit_cycles == {"SGDDT": "school_year"}
+    ctx = EngineContext(clock=clock)
+    with sessions() as s, s.begin():
+        ctx.reload_calendar(s)
+        open_campaign(s, ctx, campaign, rule_sets)
+    dates = report_dates_by_unit(sessions, ctx)
+    assert dates["SGDDT"] == ["2026-05-25", "2027-01-20"]
+    assert dates["SYT"] == ["2026-06-20", "2026-12-20"]  # the calendar halves of rules 2026.1
+    assert len(dates) == len(campaign.units)
+
+
+def test_an_unknown_cycle_or_unit_is_named(sessions):
+    clock = ManualClock(datetime(2026, 3, 10, 2, 0, tzinfo=UTC))
+    campaign, rule_sets, _ = install(sessions, clock, actor="simulation", campaign_file=CAMPAIGN_2026)
+    ctx = EngineContext(clock=clock)
+    with sessions() as s, s.begin():
+        with pytest.raises(ValidationError, match=r"unit SGDDT's cycle 'semester' is not in the rules \(school_year\)"):
+            open_campaign(s, ctx, replace(campaign, unit_cycles={"SGDDT": "semester"}), rule_sets)
+        with pytest.raises(ValidationError, match="unit_cycles names XYZ, not a participating unit"):
+            open_campaign(s, ctx, replace(campaign, unit_cycles={"XYZ": "school_year"}), rule_sets)

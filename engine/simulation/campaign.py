@@ -25,7 +25,7 @@ from engine.services import instances
 from engine.services.context import EngineContext
 from engine.services.data_files import read_yaml
 from engine.services.instance_store import load_instance
-from engine.services.rules import RuleSet, start_data
+from engine.services.rules import RuleSet, rules_in_force, start_data
 
 LAUNCH_KEY = "campaign_launch"
 
@@ -43,6 +43,8 @@ class CampaignConfig:
     units: list[str]
     blocks: list[dict[str, Any]] = field(default_factory=list)
     blocks_from: str | None = None  # last year's business key: its year-end scoring names this year's leaders
+    # unit -> the name of a report cycle of its own (rules.periodic.cycles), e.g. {"SGDDT": "school_year"}
+    unit_cycles: dict[str, str] = field(default_factory=dict)
 
 
 def parse_campaign(raw: Any, source: str = "campaign") -> CampaignConfig:
@@ -62,6 +64,9 @@ def parse_campaign(raw: Any, source: str = "campaign") -> CampaignConfig:
         raise ValidationError(f"{source}: units and blocks must be lists")
     blocks = [dict(b) if isinstance(b, dict) else {} for b in raw.get("blocks") or []]
     blocks_from = str(raw["blocks_from"]) if raw.get("blocks_from") else None
+    cycles = raw.get("unit_cycles") or {}
+    if not isinstance(cycles, dict) or not all(isinstance(v, str) for v in cycles.values()):
+        raise ValidationError(f"{source}: unit_cycles must map a unit to the name of a report cycle")
     for index, block in enumerate(blocks):
         if not isinstance(block.get("members"), list) or not block["members"]:
             raise ValidationError(f"{source}: blocks[{index}] needs a list of members")
@@ -81,6 +86,7 @@ def parse_campaign(raw: Any, source: str = "campaign") -> CampaignConfig:
         units=[str(u) for u in raw["units"]],
         blocks=blocks,
         blocks_from=blocks_from,
+        unit_cycles={str(k): v for k, v in cycles.items()},
     )
 
 
@@ -125,6 +131,7 @@ def launch_data(config: CampaignConfig, rule_sets: list[RuleSet]) -> dict[str, A
         "council_unit": config.council_unit,
         "units": list(config.units),
         "blocks": [dict(b) for b in config.blocks],
+        "unit_cycles": dict(config.unit_cycles),
         **start_data(rule_sets, config.date),
     }
 
@@ -174,6 +181,15 @@ def open_campaign(
         return existing, False
     if config.blocks_from:
         config = with_handed_on_leaders(config, handed_on_blocks(session, ctx, config.blocks_from))
+    cycles = rules_in_force(rule_sets, config.date).data["periodic"].get("cycles") or {}
+    for unit, cycle in config.unit_cycles.items():
+        if unit not in config.units:
+            raise ValidationError(f"campaign {config.business_key}: unit_cycles names {unit}, not a participating unit")
+        if cycle not in cycles:
+            known = ", ".join(sorted(cycles)) or "none"
+            raise ValidationError(
+                f"campaign {config.business_key}: unit {unit}'s cycle {cycle!r} is not in the rules ({known})"
+            )
     unknown = unknown_units(session, config)
     if unknown:
         raise NotFoundError(f"campaign {config.business_key} names unknown org unit(s): {', '.join(unknown)}")
