@@ -193,3 +193,94 @@ def parse_fields(fields: list[FormField], posted: MultiDict[str, str]) -> tuple[
             target = target.setdefault(part, {})
         target[parts[-1]] = value
     return data, problems
+
+
+# --- the same form drawn in the browser by React JSON Schema Form (frontend/src/entries/forms.jsx) -----------------
+
+# The words the browser form uses, from api/i18n.py: its own messages and RJSF's TranslatableString ("rjsf:...").
+RJSF_WORDS = (
+    "complete",
+    "field_required",
+    "field_not_in_form",
+    "msg_named",
+    "msg_max_length",
+    "msg_min_length",
+    "msg_not_empty",
+    "msg_maximum",
+    "msg_minimum",
+    "msg_exclusive_maximum",
+    "msg_exclusive_minimum",
+    "msg_max_items",
+    "msg_min_items",
+    "msg_date",
+    "msg_format",
+    "msg_choice",
+    "msg_pattern",
+    "msg_file",
+    "msg_invalid",
+    "msg_type_integer",
+    "msg_type_number",
+    "msg_type_string",
+    "msg_type_boolean",
+    "msg_type_array",
+    "msg_type_object",
+    "date_placeholder",
+    "uploading",
+    "upload_failed",
+    "remove_file",
+)
+RJSF_STRINGS = {
+    "Item": "rjsf_item",
+    "No items yet. Use the button below to add some.": "rjsf_empty_array",
+    "Yes": "yes",
+    "No": "no",
+    "Errors": "rjsf_errors",
+    "Add": "rjsf_add",
+    "Add Item": "rjsf_add_item",
+    "Copy": "rjsf_copy",
+    "Move down": "rjsf_move_down",
+    "Move up": "rjsf_move_up",
+    "Remove": "rjsf_remove",
+    "clear input": "rjsf_clear",
+    "Option %1": "rjsf_option",
+}
+# The field the browser form posts its data in, as JSON (beside the page's CSRF token).
+JSON_FIELD = "__rjsf_json"
+
+
+def rjsf_payload(
+    schema: dict[str, Any] | None,
+    ui_schema: dict[str, Any] | None,
+    data: dict[str, Any] | None,
+    errors: dict[str, str] | None = None,
+    *,
+    upload_url: str | None = None,
+    download_url: str | None = None,
+) -> dict[str, Any]:
+    """What the page's JSON data block holds for the browser form: the schema and the model's ui-schema as they
+    are, the data, the server's errors by field path (in the page's language), the words and the upload URLs."""
+    messages = {key: t(key) for key in RJSF_WORDS}
+    messages.update({f"rjsf:{english}": t(key) for english, key in RJSF_STRINGS.items()})
+    return {
+        "schema": schema,
+        "ui_schema": ui_schema or {},
+        "data": data or {},
+        "errors": {path: _translated(message) for path, message in (errors or {}).items()},
+        "messages": messages,
+        "upload_url": upload_url,
+        "download_url": download_url,
+    }
+
+
+def posted_json(posted: MultiDict[str, str]) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """The browser form's data (None when the plain form was posted), and a problem if it is not a JSON object."""
+    raw = posted.get(JSON_FIELD)
+    if raw is None:
+        return None, {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {}, {"(form)": t("not_json")}
+    if not isinstance(value, dict):
+        return {}, {"(form)": t("not_json")}
+    return value, {}

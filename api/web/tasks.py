@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from api.authz import require_user, visible_task
+from api.authz import readable_task, require_user, visible_task
 from api.context import engine_context, read_sessions, sessions
 from api.i18n import t
-from api.web.forms import attach_errors, build_fields, parse_fields
+from api.web.dashboard import render_read_only
+from api.web.forms import attach_errors, build_fields, parse_fields, posted_json, rjsf_payload
 from engine.errors import ConflictError, PayloadTooLargeError, ValidationError
-from engine.persistence.models import HumanTask
+from engine.persistence.models import HumanTask, Instance
 from engine.services import tasks
+from engine.services.definitions import load_definition
+from engine.services.notifications import complete_and_notify
 from engine.services.task_context import task_context
 from engine.services.tasks import RESERVED_FORM_KEYS
 from engine.services.views import TaskView, task_views
@@ -32,11 +35,31 @@ def inbox() -> Any:
     return render_template("inbox.html", user=p, tasks=views, page=page, more=len(rows) > PAGE)
 
 
-def _render(view: TaskView, schema: dict[str, Any] | None, fields: list[Any], general: list[str], status: int) -> Any:
+def _render(
+    view: TaskView,
+    schema: dict[str, Any] | None,
+    fields: list[Any],
+    general: list[str],
+    status: int,
+    *,
+    data: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+) -> Any:
+    """The task page; ``data`` and ``errors`` (by field path) are for the browser form (api/web/forms.py)."""
     p = require_user()
     row: HumanTask = view.task
     with read_sessions()() as db:
         context = task_context(db, engine_context(), row)
+        instance = db.get(Instance, row.instance_id)
+        meta = load_definition(db, instance.definition_id).task_meta.get(row.element_id) if instance else None
+    form_payload = rjsf_payload(
+        schema,
+        (meta or {}).get("ui_schema"),
+        data,
+        errors,
+        upload_url=_url_or_none("api_v1.attachments.upload", task_id=row.id),
+        download_url=_url_or_none("api_v1.attachments.download", attachment_id=0),
+    )
     return (
         render_template(
             "task.html",
@@ -49,40 +72,52 @@ def _render(view: TaskView, schema: dict[str, Any] | None, fields: list[Any], ge
             reserved=row.form_key in RESERVED_FORM_KEYS,
             mine=row.assignee == p.user_id,
             context=context,
+            form_payload=form_payload,
         ),
         status,
     )
 
 
+def _url_or_none(endpoint: str, **values: Any) -> str | None:
+    return url_for(endpoint, **values) if endpoint in current_app.view_functions else None
+
+
 @bp.get("/tasks/<int:task_id>")
 def show(task_id: int) -> Any:
-    view, schema, data = visible_task(require_user(), task_id)
+    view, schema, data, read_only = readable_task(require_user(), task_id)
+    if read_only:  # Sở Nội vụ, auditors, administrators: another unit's task, to read and chase (web/dashboard.py)
+        return render_read_only(view, data, schema)
     if view.task.form_key in RESERVED_FORM_KEYS:  # the Council's steps have their own pages
         return redirect(url_for("web.council.show", task_id=task_id))
-    return _render(view, schema, build_fields(schema, data), [], 200)
+    return _render(view, schema, build_fields(schema, data), [], 200, data=data)
 
 
 @bp.post("/tasks/<int:task_id>")
 def submit(task_id: int) -> Any:
     p = require_user()
     view, schema, _ = visible_task(p, task_id, with_data=False)
-    fields = build_fields(schema, posted=request.form)
-    data, problems = parse_fields(fields, request.form)
+    from_browser, problems = posted_json(request.form)  # the browser form posts its data as JSON
+    if from_browser is not None:
+        data = from_browser
+        fields = build_fields(schema, data)
+    else:
+        fields = build_fields(schema, posted=request.form)
+        data, problems = parse_fields(fields, request.form)
     if not problems:
         try:
             with sessions()() as db, db.begin():
-                tasks.complete(db, engine_context(), task_id, p.user_id, data)
+                complete_and_notify(db, engine_context(), task_id, p.user_id, data)
         except ValidationError as err:
             problems = dict(err.details.get("fields") or {"(form)": err.message})
         except PayloadTooLargeError as err:  # the form is shown again as typed, with the limit above it
             flash(t("form_too_large", limit=err.details.get("limit_bytes", "?")), "error")
-            return _render(view, schema, fields, [], 413)
+            return _render(view, schema, fields, [], 413, data=data)
         except ConflictError as err:
             flash(err.message, "error")
             return redirect(url_for("web.tasks.inbox"))
     if problems:
         flash(t("form_has_errors"), "error")
-        return _render(view, schema, fields, attach_errors(fields, problems), 422)
+        return _render(view, schema, fields, attach_errors(fields, problems), 422, data=data, errors=problems)
     flash(t("completed", name=view.task.name or view.task.element_id), "success")
     return redirect(url_for("web.tasks.inbox"))
 
