@@ -286,6 +286,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/reports/overdue"): "reports",
     ("GET", "/api/v1/audit/events"): "auditor",
     ("GET", "/api/v1/audit/verify"): "auditor",
+    ("GET", "/api/v1/audit/export"): "auditor",  # the trails of an instance search
 }
 
 

@@ -248,8 +248,13 @@ class OverdueOut(BaseModel):
     at: str
 
 
+# An export's media type: checked by the view (an unknown one is a 400 naming the parameter, not a 422).
+FORMATS: dict[str, Any] = {"enum": ["json", "csv"]}
+FORMAT_DESCRIPTION = "`json` (the default) or `csv` (text/csv, UTF-8 with a BOM); anything else answers 400"
+
+
 class ExportQuery(BaseModel):
-    format: Literal["json", "csv"] = "json"
+    format: str = Field("json", max_length=16, description=FORMAT_DESCRIPTION, json_schema_extra=FORMATS)
     instance: int | None = Field(None, ge=1, le=MAX_ID)
     action: str | None = Field(None, max_length=64)
     since: str | None = Field(None, max_length=40, description="ISO date or time (UTC); events at or after")
@@ -416,3 +421,68 @@ class MarkReadIn(Strict):
 
 class MarkReadOut(BaseModel):
     marked: int
+
+
+# --- the auditor's exports: one instance's trail, the trails of a search (rows shared by JSON and CSV) ---------
+
+
+class AuditFormatQuery(BaseModel):
+    format: str = Field("json", max_length=16, description=FORMAT_DESCRIPTION, json_schema_extra=FORMATS)
+
+
+class AuditRowOut(BaseModel):
+    """One event as an export row; the CSV has these columns (``data`` as JSON) except ``id`` and ``task_guid``."""
+
+    id: int
+    instance_id: int | None
+    seq: int
+    at: str = Field(description="ISO time, UTC")
+    at_local: str = Field(description="ISO time, Asia/Ho_Chi_Minh")
+    actor: Text
+    actor_name: Text
+    action: str
+    label: str = Field(description="the event type in words")
+    element_id: Text
+    task_guid: Text
+    task_name: Text = Field(description="the task's name (from the BPMN), else the element id")
+    unit: Text
+    unit_name: Text
+    data: dict[str, Any]
+    hash: str
+    prev_hash: str
+
+
+class ChainOut(BaseModel):
+    ok: bool
+    events: int
+    head_seq: int | None
+    head_hash: Text
+    bad_seq: int | None
+    reason: Text
+
+
+class InstanceAuditOut(BaseModel):
+    instance: int
+    events: list[AuditRowOut]
+    chain: ChainOut
+
+
+class AuditSearchQuery(BaseModel):
+    format: str = Field("json", max_length=16, description=FORMAT_DESCRIPTION, json_schema_extra=FORMATS)
+    process: str | None = Field(None, max_length=255, description="the process (definition) key")
+    unit: str | None = Field(None, max_length=255, description="the instance's unit")
+    business_key: str | None = Field(None, max_length=255, description="the business key or its beginning")
+    status: str | None = Field(None, max_length=16, description="running, suspended, incident, completed, cancelled")
+    started_from: str | None = Field(None, max_length=10, description="YYYY-MM-DD (local day), started on or after")
+    started_to: str | None = Field(None, max_length=10, description="YYYY-MM-DD (local day), started on or before")
+    ended_from: str | None = Field(None, max_length=10, description="YYYY-MM-DD (local day), ended on or after")
+    ended_to: str | None = Field(None, max_length=10, description="YYYY-MM-DD (local day), ended on or before")
+    actor: str | None = Field(None, max_length=255, description="a user id or part of a full name that acted")
+    limit: int = Field(100, ge=1, le=500, description="instances per page (their events all come along)")
+    offset: int = Field(0, ge=0, le=10_000_000)
+
+
+class AuditSearchOut(BaseModel):
+    instances: list[int] = Field(description="the page's instances, newest first")
+    events: list[AuditRowOut] = Field(description="their events, instance by instance, in the order written")
+    next: Text = Field(description="the URL of the next page of instances, null on the last")

@@ -203,6 +203,23 @@ def document() -> dict[str, Any]:
             "application/json": {"schema": {"$ref": "#/components/schemas/ExportOut"}},
             "text/csv": {"schema": {"type": "string"}},
         }
+        # the auditor's exports: JSON rows, or the same rows as CSV with format=csv
+        from api.v1.schemas import AuditSearchOut, InstanceAuditOut
+
+        for model in (InstanceAuditOut, AuditSearchOut):
+            found = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
+            schemas.update(found.pop("$defs", {}))
+            schemas[model.__name__] = found
+        for path, model in (
+            ("/api/v1/instances/{instance_id}/audit", InstanceAuditOut),
+            ("/api/v1/audit/export", AuditSearchOut),
+        ):
+            answer = spec["paths"][path]["get"]["responses"]["200"]
+            answer["description"] = "one row per event: JSON, or CSV (UTF-8 with a BOM) with `format=csv`"
+            answer["content"] = {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}},
+                "text/csv": {"schema": {"type": "string"}},
+            }
         _document = spec
     return _document
 
