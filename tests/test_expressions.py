@@ -497,3 +497,28 @@ def test_one_engine_is_safe_to_share_between_threads() -> None:
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+@pytest.mark.parametrize("attribute", ["gi_frame", "f_globals", "f_locals", "mro"])
+def test_a_frame_attribute_is_refused_without_an_f_string_hint(attribute: str) -> None:
+    [message] = check_expression(f"items.{attribute}")
+    assert f"'.{attribute}' is not allowed" in message and "f-string" not in message, message
+
+
+def test_str_format_is_refused_with_the_f_string_hint() -> None:
+    [message] = check_expression('"{} {}".format(a, b)')
+    assert message == "line 1: '.format' is not allowed (use an f-string)"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [({}, True), ({"note": None}, True), ({"note": ""}, False), ({"note": "x"}, False)],
+)
+def test_is_defined_reads_whether_the_data_has_a_variable(data: dict, expected: bool) -> None:
+    assert evaluate_plain("not is_defined('note') or note is None", data) is expected
+
+
+@pytest.mark.parametrize("text", ["is_defined()", "is_defined(1)", "is_defined('a', 'b')"])
+def test_is_defined_takes_one_name(text: str) -> None:
+    with pytest.raises(ExpressionError, match="is_defined takes"):
+        evaluate_plain(text, {"a": 1})

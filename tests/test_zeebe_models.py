@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
+from engine.core.definitions import parse_files
 from engine.persistence.models import HumanTask, Instance, Role
 from engine.services import instances
 from engine.services.context import EngineContext
@@ -30,3 +32,56 @@ def test_a_zeebe_model_deploys_and_runs(sessions, clock):
         task = s.scalar(select(HumanTask).where(HumanTask.instance_id == small))
         assert task is not None and task.candidate_groups == ["finance"] and task.due_at is not None
     assert paid == [500, 50]
+
+
+FEEL = Path(__file__).resolve().parent / "fixtures" / "zeebe"
+
+
+@pytest.mark.parametrize(
+    ("data", "route"),
+    [
+        ({"amount": 5000, "approved": True, "status": "ok", "retries": 0}, "big"),
+        ({"amount": 5000, "approved": False, "status": "ok", "retries": 2}, "ok"),
+        ({"amount": 5000, "approved": False, "status": "ok", "retries": 3, "note": None}, "no_note"),
+        ({"amount": 5000, "approved": False, "status": "ok", "retries": 3}, "no_note"),  # note missing: null
+        ({"amount": 5000, "approved": False, "status": "bad", "retries": 0, "note": "x", "label": "khẩn"}, "labelled"),
+        ({"amount": 9.5, "approved": False, "status": "bad", "retries": 0, "note": "x", "label": "thường"}, "labelled"),
+        ({"amount": 50, "approved": False, "status": "bad", "retries": 0, "note": "x", "label": "thường"}, "other"),
+        ({"amount": 50, "approved": False, "status": "bad", "retries": 0, "note": "x", "label": None}, "other"),
+    ],
+)
+def test_zeebe_feel_conditions_route_as_in_zeebe(sessions, clock, data, route):
+    """``=amount > 1000 and approved = true``, ``=status = "ok" and retries < 3``, ``=not(approved) and note =
+    null`` (a missing variable is null, as in FEEL), ``= label != null and (amount <= 10.5 or label = "khẩn")``."""
+    ctx = EngineContext(clock=clock)
+    with sessions() as s, s.begin():
+        make_org(s)
+        s.add(Role(id="finance", name="Tài chính"))
+        result = deploy_files(s, clock, FEEL / "feel_conditions.bpmn")
+        assert [w.message for w in result.warnings] == []
+        iid = instances.start_instance(s, ctx, key="feel_routing", unit_id="SYT", data=data).id
+    with sessions() as s:
+        assert s.scalars(select(HumanTask.element_id).where(HumanTask.instance_id == iid)).all() == [route]
+
+
+def test_feel_outside_the_subset_is_refused_at_lint_naming_the_flow_and_the_construct():
+    path = FEEL / "feel_refused.bpmn"
+    result = parse_files([(path.name, path.read_bytes())])
+    assert result.bundles == []
+    found = {(p.element_id, p.line): p.message for p in result.problems if p.severity == "error"}
+    assert found == {
+        ("f_count", 6): "condition: cannot translate FEEL expression '=count(items) > 0': FEEL function count() is "
+        "not supported here; compute the value in a script task first (in Python: len(items))",
+        ("f_in_list", 7): "condition: cannot translate FEEL expression '=status in [\"ok\", \"done\"]': FEEL 'in' "
+        "tests are not supported here; write x = a or x = b (or x >= a and x <= b for a range)",
+        ("f_some", 8): "condition: cannot translate FEEL expression '=some x in items satisfies x > 3': FEEL "
+        "quantified expressions (some ... satisfies) are not supported here; compute the answer in a script task "
+        "first and test that variable",
+        (
+            "f_quote",
+            9,
+        ): "condition: cannot translate FEEL expression \"=status = 'ok'\": FEEL strings use double quotes",
+        # the author's text, not the '= 1' left after we cut the leading '='
+        ("f_python", 10): "condition: cannot translate FEEL expression '== 1': unexpected '=': FEEL compares with a "
+        "single '=' (=status = \"ok\"); a Zeebe expression starts with one '='",
+    }

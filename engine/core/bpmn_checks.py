@@ -92,9 +92,19 @@ class FileCheck:
         element_id = element if element is not None else (node.get("id") if node is not None else None)
         self.problems.append(Problem(self.file, line, element_id, message, severity))
 
-    def check(self, node: etree._Element, text: str, what: str, mode: str = "eval", element: str | None = None) -> None:
+    def check(
+        self,
+        node: etree._Element,
+        text: str,
+        what: str,
+        mode: str = "eval",
+        element: str | None = None,
+        original: str | None = None,
+    ) -> None:
+        """Refusals of ``text``, quoting ``original`` (what the author wrote) when ``text`` is our translation."""
         for message in refusals(text, mode):
-            self.add(node, f"{what} refused: {message} (in {text.strip()!r})", element=element)
+            where = f"in {text.strip()!r}" if original is None else f"in {original!r}, translated to {text.strip()!r}"
+            self.add(node, f"{what} refused: {message} ({where})", element=element)
 
 
 def _q(name: str) -> str:
@@ -150,18 +160,20 @@ def _rewrite_expression(
     """Translate JUEL (``${...}``) or FEEL (FEEL language, or Zeebe's leading ``=``) in place, then check it."""
     text = node.text or ""
     stripped = text.strip()
+    original = None
     if is_juel(text) or feel or stripped.startswith("="):
+        original = stripped
         try:
             if is_juel(text):
                 text = translate_juel(text)
             else:
-                text = translate_feel(stripped[1:] if stripped.startswith("=") else stripped)
+                text = translate_feel(stripped[1:] if stripped.startswith("=") else stripped, original=stripped)
         except TranslationError as err:
             check.add(node, f"{what}: {err}", element=element)
             return
         node.text = text
     if text.strip():
-        check.check(node, text, what, element=element)
+        check.check(node, text, what, element=element, original=original)
 
 
 def _prepare_flow_nodes(root: etree._Element, check: FileCheck) -> None:
@@ -185,14 +197,14 @@ def _prepare_flow_nodes(root: etree._Element, check: FileCheck) -> None:
                     cron_schedule(text)  # refuses a cron that is not one fixed period, naming what to write
                     literal: str | None = repr(text)  # spiff_clock fires it aligned to the clock, as Quartz does
                 elif text.startswith("="):  # Camunda 8: a FEEL expression
-                    literal = translate_feel(text[1:])
+                    literal = translate_feel(text[1:], original=text)
                 else:
                     literal = translate_timer(text)
             except TranslationError as err:
                 check.add(event, f"timer {tag}: {err}")
                 continue
             node.text = literal or text
-            check.check(event, node.text, f"timer {tag}")
+            check.check(event, node.text, f"timer {tag}", original=text if literal and literal != text else None)
     for script in root.iter(_q("scriptTask")):
         fmt = (script.get("scriptFormat") or "").lower()
         body = script.find(_q("script"))

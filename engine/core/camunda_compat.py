@@ -130,15 +130,24 @@ class _Parser:
     def conjunction(self) -> str:
         return self._binary(self.equality, {"&&": "and", "and": "and"} if not self.feel else {"and": "and"})
 
-    def equality(self) -> str:
-        ops = {"==": "==", "!=": "!=", "eq": "==", "ne": "!="} if not self.feel else {"=": "==", "!=": "!="}
-        return self._binary(self.relation, ops)
-
     def relation(self) -> str:
         ops = {"<": "<", ">": ">", "<=": "<=", ">=": ">="}
         if not self.feel:
             ops.update({k: v for k, v in _JUEL_WORDS.items() if k in ("lt", "gt", "le", "ge")})
-        return self._binary(self.additive, ops)
+        result = self._binary(self.additive, ops)
+        token = self.peek()
+        if self.feel and token is not None and token[0] == "name" and token[1] in _FEEL_UNSUPPORTED:
+            raise TranslationError(_FEEL_UNSUPPORTED[token[1]])
+        return result
+
+    def equality(self) -> str:
+        if not self.feel:
+            return self._binary(self.relation, {"==": "==", "!=": "!=", "eq": "==", "ne": "!="})
+        left = self.relation()
+        while (op := self.accept("=", "!=")) is not None:
+            right = self.relation()
+            left = _feel_comparison(left, op, right)
+        return left
 
     def additive(self) -> str:
         return self._binary(self.multiplicative, {"+": "+", "-": "-"})
@@ -191,6 +200,15 @@ class _Parser:
                 inner = self.expression()
                 self.expect(")")
                 return f"(not {inner})"
+            if self.feel and text in _FEEL_UNSUPPORTED and text not in ("in", "between"):
+                raise TranslationError(_FEEL_UNSUPPORTED[text])
+            following = self.peek()
+            if self.feel and following is not None and following[0] == "name" and self.peek(1) == ("op", "("):
+                two_words = f"{text} {following[1]}"
+                if two_words in _FEEL_FUNCTION_HINTS:
+                    raise TranslationError(_feel_function_refusal(two_words))
+            if self.feel and self.peek() == ("op", "(") and text not in ENGINE_FUNCTIONS:
+                raise TranslationError(_feel_function_refusal(text))
             if self.peek() == ("op", "("):
                 if text not in ENGINE_FUNCTIONS:
                     known = ", ".join(sorted(ENGINE_FUNCTIONS))
@@ -216,7 +234,68 @@ class _Parser:
                     self.expect(",")
                 items.append(self.expression())
             return "[" + ", ".join(items) + "]"
+        if self.feel and text in ("=", "=="):
+            raise TranslationError(f"unexpected {text!r}: {_FEEL_EQUALS}")
         raise TranslationError(f"unexpected {text!r}")
+
+
+_FEEL_EQUALS = "FEEL compares with a single '=' (=status = \"ok\"); a Zeebe expression starts with one '='"
+
+# FEEL constructs outside the subset we translate, with what to write instead.
+_FEEL_UNSUPPORTED = {
+    "in": "FEEL 'in' tests are not supported here; write x = a or x = b (or x >= a and x <= b for a range)",
+    "between": "FEEL 'between' is not supported here; write x >= a and x <= b",
+    "instance": "FEEL 'instance of' is not supported here; compare the value itself",
+    "some": "FEEL quantified expressions (some ... satisfies) are not supported here; compute the answer in a "
+    "script task first and test that variable",
+    "every": "FEEL quantified expressions (every ... satisfies) are not supported here; compute the answer in a "
+    "script task first and test that variable",
+    "satisfies": "FEEL quantified expressions (some/every ... satisfies) are not supported here",
+    "for": "FEEL for loops (for ... in ... return) are not supported here; compute the list in a script task first",
+    "return": "FEEL for loops (for ... in ... return) are not supported here; compute the list in a script task first",
+    "function": "FEEL function definitions are not supported here",
+}
+_FEEL_FUNCTION_HINTS = {
+    "count": "len(items)",
+    "sum": "sum(items)",
+    "min": "min(items)",
+    "max": "max(items)",
+    "abs": "abs(x)",
+    "string length": "len(text)",
+    "upper case": "text.upper()",
+    "lower case": "text.lower()",
+    "contains": "part in text",
+    "starts with": "text.startswith(part)",
+    "ends with": "text.endswith(part)",
+    "list contains": "item in items",
+    "is defined": "x != null",
+    "date": "date(2024, 1, 31)",
+    "now": "now()",
+    "today": "now().date()",
+}
+
+
+def _feel_function_refusal(name: str) -> str:
+    hint = _FEEL_FUNCTION_HINTS.get(name)
+    if hint is None:
+        return f"FEEL function {name}() is not supported here; compute the value in a script task first"
+    if name == "is defined":
+        return "FEEL function is defined() is not supported here; write x != null (false when x is missing or null)"
+    return f"FEEL function {name}() is not supported here; compute the value in a script task first (in Python: {hint})"
+
+
+def _feel_comparison(left: str, op: str, right: str) -> str:
+    """FEEL ``=``/``!=``; a comparison with ``null`` is an ``is None`` test, and for a plain variable it is also
+    true when the variable does not exist at all (FEEL reads a missing variable as null)."""
+    if right == "None" and left != "None":
+        left, right = right, left
+    if left != "None":
+        return f"({left} {'==' if op == '=' else '!='} {right})"
+    if right.isidentifier() and not keyword.iskeyword(right):
+        if op == "=":
+            return f"(not is_defined({right!r}) or {right} is None)"
+        return f"(is_defined({right!r}) and {right} is not None)"
+    return f"({right} {'is' if op == '=' else 'is not'} None)"
 
 
 def _strip_parens(text: str) -> str:
@@ -238,7 +317,10 @@ def _translate(text: str, feel: bool) -> str:
         raise TranslationError("empty expression")
     result = parser.expression()
     if not parser.done():
-        raise TranslationError(f"unexpected {parser.peek()[1]!r}")  # type: ignore[index]
+        found = parser.peek()[1]  # type: ignore[index]
+        if feel and found == "==":
+            raise TranslationError(f"unexpected {found!r}: {_FEEL_EQUALS}")
+        raise TranslationError(f"unexpected {found!r}")
     return _strip_parens(result)
 
 
@@ -426,12 +508,15 @@ def next_cron_fire(text: str, after: datetime, zone: tzinfo) -> datetime:
     return (midnight + timedelta(seconds=phase + steps * period)).astimezone(after.tzinfo)
 
 
-def translate_feel(text: str) -> str:
-    """A simple FEEL expression (DMN output entries, input expressions) as Python."""
+def translate_feel(text: str, original: str | None = None) -> str:
+    """A simple FEEL expression (DMN output entries, input expressions, Zeebe conditions) as Python.
+
+    ``original`` is the text as the author wrote it when ``text`` is a part of it (Zeebe's ``=amount > 1000``
+    without its ``=``): error messages quote what the author wrote, never what we cut out of it."""
     try:
         return _translate(text, feel=True)
     except TranslationError as err:
-        raise TranslationError(f"cannot translate FEEL expression {text.strip()!r}: {err}")
+        raise TranslationError(f"cannot translate FEEL expression {(original or text).strip()!r}: {err}")
 
 
 def _split_top(text: str) -> list[str]:
@@ -467,15 +552,15 @@ def _unary_test(test: str, var: str) -> str:
         return "True" if inner is None else f"not ({inner})"
     interval = _INTERVAL.match(test)
     if interval:
-        low, high = translate_feel(interval["low"]), translate_feel(interval["high"])
+        low, high = _translate(interval["low"], feel=True), _translate(interval["high"], feel=True)
         low_op = ">=" if interval["open"] == "[" else ">"
         high_op = "<=" if interval["close"] == "]" else "<"
         return f"{var} {low_op} {low} and {var} {high_op} {high}"
     comparison = _COMPARISON.match(test)
     if comparison:
         op = "==" if comparison["op"] == "=" else comparison["op"]
-        return f"{var} {op} {translate_feel(comparison['value'])}"
-    value = translate_feel(test)
+        return f"{var} {op} {_translate(comparison['value'], feel=True)}"
+    value = _translate(test, feel=True)
     if value == "None":
         return f"{var} is None"
     return f"{var} == {value}"

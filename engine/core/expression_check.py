@@ -41,7 +41,10 @@ MUTATING_METHODS = frozenset(
 """Whitelisted in scripts; refused in expressions, which must not change the data they read (a gateway condition
 is evaluated against the live task data)."""
 
-FORBIDDEN_ATTRIBUTES = frozenset({"format", "format_map", "mro", "gi_frame", "f_globals", "f_locals"})
+FORMAT_METHODS = frozenset({"format", "format_map"})
+"""Refused because they reach attributes through the format string; an f-string says the same safely."""
+
+FORBIDDEN_ATTRIBUTES = FORMAT_METHODS | frozenset({"mro", "gi_frame", "f_globals", "f_locals"})
 
 _EXPRESSION_NODES: frozenset[type[ast.AST]] = frozenset(
     {
@@ -122,8 +125,10 @@ class _Checker(ast.NodeVisitor):
     def visit_Attribute(self, node: ast.Attribute) -> None:
         if node.attr.startswith("_"):
             self.refuse(node, f"attribute '.{node.attr}' is not allowed (names starting with _ are reserved)")
-        elif node.attr in FORBIDDEN_ATTRIBUTES:
+        elif node.attr in FORMAT_METHODS:
             self.refuse(node, f"'.{node.attr}' is not allowed (use an f-string)")
+        elif node.attr in FORBIDDEN_ATTRIBUTES:
+            self.refuse(node, f"attribute '.{node.attr}' is not allowed (it reaches the interpreter's internals)")
         elif node.attr not in ALL_ALLOWED_ATTRIBUTE_NAMES:
             self.refuse(node, f"attribute '.{node.attr}' is not allowed")
         elif node.attr in MUTATING_METHODS and not self.allow_mutation:

@@ -138,10 +138,22 @@ class Interpreter(EvalWithCompoundTypes):
             return functools.partial(self._call_guarded, guarded, value)
         return getattr(value, attr)
 
+    def _is_defined(self, node: ast.Call) -> bool:
+        """``is_defined('x')``: whether the data has a variable ``x`` (FEEL reads a missing variable as null; the
+        translated ``x = null`` asks this first). It reads the names the expression can read anyway."""
+        if len(node.args) != 1 or node.keywords:
+            raise FeatureNotAvailable("is_defined takes one variable name, e.g. is_defined('amount')")
+        name = self._eval(node.args[0])
+        if not isinstance(name, str):
+            raise FeatureNotAvailable("is_defined takes a variable name as text, e.g. is_defined('amount')")
+        return name in self.names
+
     def _call_guarded(self, method: Callable[..., Any], value: Any, *args: Any, **kwargs: Any) -> Any:
         return self._charge_len(method(value, *args, **kwargs))
 
     def _eval_call(self, node: ast.Call) -> Any:
+        if isinstance(node.func, ast.Name) and node.func.id == "is_defined" and "is_defined" not in self.functions:
+            return self._is_defined(node)
         if isinstance(node.func, ast.Name) and node.func.id not in self.functions:
             # A callable among the names was put there by the caller (e.g. evaluate_plain(text, {**functions,
             # **data})): task data cannot hold one, since scripts refuse to store callables.
