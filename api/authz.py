@@ -11,6 +11,8 @@ Rules (roles are held in units; a delegate holds the roles of whoever they act f
 - starting an instance: administrators and ``home_affairs``;
 - the overdue report and the overview: ``home_affairs`` and administrators for every unit, a ``unit_head`` for
   their own unit(s); nobody else.
+- definitions (deployed processes and decisions, their files, drafts): designers (capability), administrators and
+  auditors read them; designers and administrators save drafts, lint and deploy.
 
 ``ROUTES`` is the one table of who may call each API route: ``(method, rule) -> rule name`` (``RULES``). It is
 checked before anything else about the request (``authorize_route``, before the request's body is read or the
@@ -227,10 +229,16 @@ RULES: dict[str, Rule] = {
         scoped=True,
     ),
     "reports": Rule("administrators, Sở Nội vụ, and heads of unit for their units", may_see_reports, scoped=True),
+    # definitions (api/v1/definitions.py): the designer capability
+    "designer": Rule("designers and administrators", lambda p: p.is_admin or "designer" in p.capabilities),
+    "definition_reader": Rule(
+        "designers, administrators and auditors", lambda p: p.is_admin or p.is_auditor or "designer" in p.capabilities
+    ),
 }
 
 _I = "/api/v1/instances/<int(max=9223372036854775807):instance_id>"
 _T = "/api/v1/tasks/<int(max=9223372036854775807):task_id>"
+_D = "/api/v1/definitions/<key>"
 
 ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/session"): "anonymous",
@@ -287,6 +295,15 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/audit/events"): "auditor",
     ("GET", "/api/v1/audit/verify"): "auditor",
     ("GET", "/api/v1/audit/export"): "auditor",  # the trails of an instance search
+    # definitions: reading for designers, administrators and auditors; changing anything for designers and admins
+    ("GET", "/api/v1/definitions"): "definition_reader",
+    ("GET", _D + "/versions/<int:version>"): "definition_reader",
+    ("GET", _D + "/versions/<int:version>/files/<path:name>"): "definition_reader",
+    ("GET", _D + "/draft"): "definition_reader",
+    ("PUT", _D + "/draft"): "designer",
+    ("DELETE", _D + "/draft"): "designer",
+    ("POST", "/api/v1/definitions/lint"): "designer",
+    ("POST", "/api/v1/definitions/deploy"): "designer",
 }
 
 

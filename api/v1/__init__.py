@@ -9,7 +9,7 @@ from flask import Blueprint, Flask
 from pydantic import BaseModel, Field
 
 from api.authz import authorize_route
-from api.v1 import audit, calendar, instances, notifications, openapi, org, reports, session, tasks
+from api.v1 import audit, calendar, definitions, instances, notifications, openapi, org, reports, session, tasks
 from api.v1.spec import ErrorBody, api, responses
 
 MODULES = (session, tasks, instances, reports, audit, org, calendar, notifications, openapi)
@@ -109,6 +109,7 @@ def register(app: Flask, require_json: Callable[[], None]) -> None:
     for module in MODULES:
         parent.register_blueprint(module.bp)
     app.register_blueprint(parent)
+    definitions.register(app)  # beside the parent: it takes multipart bodies too (its own before-request checks)
     for endpoint, describe in SESSION_OPERATIONS.items():
         view = app.view_functions.get(endpoint)
         if view is None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
-from api.v1.spec import Strict
+from api.v1.spec import ErrorDetail, Strict
 
 Text = str | None
 Name = Field(min_length=1, max_length=255)
@@ -486,3 +486,120 @@ class AuditSearchOut(BaseModel):
     instances: list[int] = Field(description="the page's instances, newest first")
     events: list[AuditRowOut] = Field(description="their events, instance by instance, in the order written")
     next: Text = Field(description="the URL of the next page of instances, null on the last")
+
+
+# --- definitions (designers: deployed processes and decisions, their files, drafts, lint and deploy) ----------
+
+
+class DraftRef(BaseModel):
+    updated_at: str
+    updated_by: Text
+    based_on_version: int | None
+
+
+class UsedBy(BaseModel):
+    key: str
+    version: int
+
+
+class DefinitionVersionOut(BaseModel):
+    id: int = Field(description="the definition id (for a decision: the process version that first carried it)")
+    version: int
+    deployed_at: str
+    deployed_by: Text
+    running_instances: int = Field(description="instances on this version that have not ended")
+    files: list[str]
+    used_by: list[UsedBy] = Field(description="decisions: the process versions deployed with this DMN text")
+
+
+class DefinitionItem(BaseModel):
+    key: str
+    name: Text
+    kind: Literal["process", "decision"]
+    latest_version: int | None = Field(description="null for a draft that was never deployed")
+    versions: list[DefinitionVersionOut] = Field(description="newest first")
+    draft: DraftRef | None
+
+
+class DefinitionList(BaseModel):
+    items: list[DefinitionItem]
+
+
+class DefinitionFileOut(BaseModel):
+    name: str
+    kind: Literal["bpmn", "dmn", "form", "other"]
+    media_type: str
+
+
+class DefinitionVersionDetail(BaseModel):
+    key: str
+    version: int
+    id: int
+    name: Text
+    kind: Literal["process", "decision"]
+    deployed_at: str
+    deployed_by: Text
+    content_hash: str
+    running_instances: int
+    files: list[DefinitionFileOut]
+    warnings: list[str]
+
+
+class DraftIn(Strict):
+    files: dict[str, str] = Field(description="{file name: text}; names are plain *.bpmn, *.dmn or *.json")
+    based_on_version: int | None = Field(None, ge=1, le=2**31 - 1)
+
+
+class DraftOut(BaseModel):
+    key: str
+    files: dict[str, str]
+    updated_at: str
+    updated_by: Text
+    based_on_version: int | None
+
+
+class FilesIn(Strict):
+    files: dict[str, str] = Field(description="{file name: text}: a BPMN file with its forms and DMN files")
+
+
+def _as_list(value: Any) -> Any:
+    return value if isinstance(value, list) else [value]  # one part arrives alone, several as a list
+
+
+class FilesForm(BaseModel):
+    files: Annotated[list[Any], BeforeValidator(_as_list)] = Field(
+        description="one or more files (a BPMN file with its forms and DMN files), each a part named `files`",
+        json_schema_extra={"items": {"type": "string", "format": "binary"}},
+    )
+
+
+class ProblemOut(BaseModel):
+    file: str
+    line: int | None
+    element_id: Text
+    severity: Literal["error", "warning"]
+    message: str
+
+
+class LintOut(BaseModel):
+    ok: bool = Field(description="true when no problem is an error (warnings allowed)")
+    problems: list[ProblemOut]
+
+
+class DeployedOut(BaseModel):
+    key: str
+    version: int
+    id: int
+    unchanged: bool = Field(description="the same content was deployed before: no new version")
+
+
+class DeployOut(BaseModel):
+    deployed: list[DeployedOut]
+    problems: list[ProblemOut] = Field(description="warnings (a deployment with errors answers 422)")
+
+
+class DefinitionProblems(BaseModel):
+    """A refused deployment (``definition_error``) names every problem; any other 422 has the error only."""
+
+    error: ErrorDetail
+    problems: list[ProblemOut] = Field([], description="every problem of the files, errors and warnings")

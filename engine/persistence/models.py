@@ -203,6 +203,19 @@ class Definition(Base):
     warnings: Mapped[list[Any]] = mapped_column(default=list)
 
 
+class DefinitionDraft(Base):
+    """A designer's work on one definition before it is deployed: the files as saved, linting or not."""
+
+    __tablename__ = "definition_draft"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)  # the process (or decision) key it is a draft of
+    files: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {file name: text}
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str | None] = mapped_column(String(64))
+    based_on_version: Mapped[int | None] = mapped_column(Integer)  # the deployed version it started from
+
+
 # --- runtime ------------------------------------------------------------------------------------------
 
 
