@@ -1,6 +1,7 @@
 """Blocks and clusters at year end (Law 2022 Art. 26; Decree 152/2025): the leader's officer scores every member,
-the leader's head confirms; the top-scored member is the block's proposal for the Cờ thi đua, its scoring minutes
-the dossier's ``bien_ban_cham_diem_khoi``; the leadership passes to the next member. A unit council may propose
+every member's head votes on proposing the top-scored one, the leader's head confirms; with more than half agreeing
+the top-scored member is the block's proposal for the Cờ thi đua, its scoring minutes the dossier's
+``bien_ban_cham_diem_khoi``; the leadership passes to the next member. A unit council may propose
 the Cờ thi đua only for a unit that leads its block: the block's result decides ``leads_block``, not the council."""
 
 from __future__ import annotations
@@ -27,14 +28,24 @@ SCORES = [{"unit_id": "SGDDT", "score": 88}, {"unit_id": "SYT", "score": 90}, {"
 MINUTES = "files/bien-ban-cham-diem-khoi.pdf"
 
 
-def _scored(sessions, ctx) -> dict:
+HEADS = {"SGDDT": "quang.lv", "SYT": "duc.hm", "STC": "phuong.bt"}
+
+
+def _scored(sessions, ctx, votes: dict[str, str] | None = None) -> dict:
     iid = start(sessions, ctx, "block_scoring", unit="SYT", block=BLOCK)
     score = one_task(sessions, iid, "bscore_score")
     assert who(score) == ("bscore_score", "unit_officer", "SYT")  # the block leader's officer
     complete(sessions, ctx, score, "linh.tm", {"scores": SCORES, "minutes_file": MINUTES})
+    votes = votes or {"SGDDT": "agree", "SYT": "agree", "STC": "disagree"}
+    for unit in BLOCK["members"]:
+        vote = one_task(sessions, iid, "bscore_vote", unit)
+        assert who(vote) == ("bscore_vote", "unit_head", unit)  # each member's own head
+        assert task_data(sessions, ctx, vote)["top_scored_unit"] == "STC"
+        complete(sessions, ctx, vote, HEADS[unit], {"vote": votes[unit]})
     confirm = one_task(sessions, iid, "bscore_confirm")
     assert who(confirm) == ("bscore_confirm", "unit_head", "SYT")  # the block leader's head
-    assert task_data(sessions, ctx, confirm)["leading_unit"] == "STC"
+    expected = "STC" if list(votes.values()).count("agree") * 2 > len(votes) else None
+    assert task_data(sessions, ctx, confirm)["leading_unit"] == expected
     complete(sessions, ctx, confirm, "duc.hm", {"confirmed": True})
     assert status_of(sessions, iid) == "completed"
     return data_of(sessions, ctx, iid)["block_result"]
@@ -46,6 +57,13 @@ def test_the_block_scores_its_members_proposes_the_top_one_and_passes_the_lead_o
     assert (result["leader_unit"], result["next_leader_unit"]) == ("SYT", "STC")  # the next member in the list
     assert result["scores"] == SCORES and result["unscored"] == []
     assert result["minutes_file"] == MINUTES
+    assert (result["agree_votes"], result["members_count"]) == (2, 3)
+
+
+def test_without_more_than_half_of_the_members_the_block_proposes_nobody(sessions, ctx, lifecycle):
+    result = _scored(sessions, ctx, {"SGDDT": "agree", "SYT": "disagree", "STC": "disagree"})
+    assert (result["top_scored_unit"], result["leading_unit"]) == ("STC", None)
+    assert result["next_leader_unit"] == "STC"  # the lead passes on all the same
 
 
 def _co_thi_dua(name: str, leads_block: bool) -> dict:

@@ -71,8 +71,8 @@ def test_every_user_task_has_a_role_lane_a_form_and_a_working_day_deadline():
             assert meta["due_date"] and "working_days(" in meta["due_date"], task_id
     # 25, plus the unit head's decision, the unit's certificates and the sudden proposal (unit_nomination), the
     # written report of the comments (nomination), the national path's three (national_proposal) and the block's
-    # scoring and its confirmation (block_scoring)
-    assert len([t for t in seen if not t.startswith("council_stub")]) == 34
+    # scoring, the members' vote and the confirmation (block_scoring)
+    assert len([t for t in seen if not t.startswith("council_stub")]) == 35
 
 
 def test_every_user_task_in_bpmn_has_a_role_lane_and_a_form():

@@ -210,6 +210,7 @@ FILLERS: dict[str, Filler] = {
     "pledge_sign": lambda r, d, b: {"signed": True},
     "pledge_record": lambda r, d, b: {"recorded": True},
     "bscore_score": lambda r, d, b: _block_scores(r, d),
+    "bscore_vote": lambda r, d, b: {"vote": "agree" if r.random() < 0.9 else "disagree"},
     "bscore_confirm": lambda r, d, b: {"confirmed": True},
     "periodic_draft": lambda r, d, b: {
         "progress": "Các chỉ tiêu triển khai đúng tiến độ",
