@@ -132,6 +132,11 @@ def test_a_national_round_discloses_ten_working_days_reports_consults_and_submit
     )
 
     vote = one_task(sessions, iid, "council_stub_results")
+    before_council = task_data(sessions, ctx, vote)  # the report reaches the Council meeting in writing
+    assert (before_council["comments_report_number"], before_council["comments_report_summary"]) == (
+        "15/BC-SNV",
+        "Một ý kiến, đã trả lời",
+    )
     ids = {c["name"]: c["candidate_id"] for c in data["candidates"]}
     results = [
         {
