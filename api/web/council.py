@@ -12,12 +12,12 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
-from api.authz import check_instance, require_user, visible_task
+from api.authz import check_instance, readable_task, require_user, visible_task
 from api.context import engine_context, read_sessions, sessions
 from api.i18n import t
 from engine.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from engine.persistence.models import CouncilMeeting, InstanceDocument
-from engine.services import ballots, council_meeting
+from engine.services import ballots, certificates, council_meeting
 from engine.services.council_pages import award_names, council_task, meeting_documents
 from engine.services.instances import get_instance
 
@@ -38,6 +38,10 @@ def _page(task_id: int, status: int = 200) -> Any:
 
 @bp.get("/council/tasks/<int:task_id>")
 def show(task_id: int) -> Any:
+    p = require_user()
+    view, _, _ = visible_task(p, task_id, with_data=False)
+    if view.task.form_key == certificates.FORM_KEY:  # the Chairman's decision has a page of its own
+        return redirect(url_for("web.council.decision_page", task_id=task_id))
     return _page(task_id)
 
 
@@ -149,4 +153,57 @@ def document(meeting_id: int, document_id: int) -> Any:
     answer = Response(body, mimetype=media)
     disposition = "inline" if media.startswith("text/html") else "attachment"
     answer.headers["Content-Disposition"] = f'{disposition}; filename="{name}"'
+    return answer
+
+
+# --- the Chairman's decision: sign, certificates, refusals told (engine/services/certificates.py) ---------------
+
+
+def _decision(task_id: int, status: int = 200) -> Any:
+    p = require_user()
+    view, _, _, _ = readable_task(p, task_id, with_data=False)  # Sở Nội vụ and auditors read it too
+    with read_sessions()() as db:
+        decision = certificates.decision(db, engine_context(), view.task, p.user_id)
+    page = render_template("council_decision.html", user=p, view=view, task=view.task, decision=decision)
+    return page, status
+
+
+@bp.get("/council/decisions/<int:task_id>")
+def decision_page(task_id: int) -> Any:
+    return _decision(task_id)
+
+
+@bp.post("/council/decisions/<int:task_id>/sign")
+def sign_decision(task_id: int) -> Any:
+    p = require_user()
+    visible_task(p, task_id, with_data=False)
+    number = request.form.get("decision_number", "")[:64]
+    day = request.form.get("signed_date", "")[:32]
+    try:
+        with sessions()() as db, db.begin():
+            signed = certificates.sign_decision(
+                db, engine_context(), task_id, p.user_id, decision_number=number, signed_date=day
+            )
+    except ValidationError as err:
+        flash(t("decision_refused", reason=err.message), "error")
+        return _decision(task_id, 422)
+    except (ConflictError, PermissionDeniedError) as err:
+        flash(err.message, "error")
+        return _decision(task_id, 409 if isinstance(err, ConflictError) else 403)
+    flash(t("decision_signed", certificates=len(signed.documents), notices=signed.notices), "success")
+    return redirect(url_for("web.council.decision_page", task_id=task_id))
+
+
+@bp.get("/council/instances/<int:instance_id>/certificates/<int:document_id>")
+def certificate(instance_id: int, document_id: int) -> Any:
+    """A certificate of an instance, for whoever may see the instance."""
+    p = require_user()
+    with read_sessions()() as db:
+        check_instance(db, p, get_instance(db, instance_id))
+        doc = db.get(InstanceDocument, document_id)
+        if doc is None or doc.instance_id != instance_id or doc.kind != certificates.KIND:
+            abort(404)
+        body, name = doc.content, doc.filename
+    answer = Response(body, mimetype="application/pdf")
+    answer.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return answer
