@@ -365,6 +365,26 @@ MESSAGES: dict[str, dict[str, str]] = {
         "audit_clear": "Xóa bộ lọc",
         "audit_bad_filter": "Bộ lọc không hợp lệ",
         # --- end: the auditor's views ---
+        # --- the Chairman's decision: sign, certificates (api/web/council.py, engine/services/certificates.py) ---
+        "decision_title": "Quyết định khen thưởng",
+        "decision_number": "Số quyết định",
+        "decision_signed_date": "Ngày ký",
+        "decision_awarded": "Trường hợp đạt, được khen thưởng",
+        "decision_none_awarded": "Không có trường hợp nào đạt.",
+        "decision_needed": "Tỷ lệ cần đạt",
+        "decision_certificate": "Bằng khen",
+        "decision_download": "Tải bằng (PDF)",
+        "decision_after_signing": "Sau khi ký",
+        "decision_refused_list": "Trường hợp không được khen thưởng",
+        "decision_reason": "Lý do",
+        "decision_units_told": "Khi ký, đơn vị đề nghị của từng trường hợp được thông báo lý do.",
+        "decision_national": "Đề nghị khen thưởng cấp Nhà nước (không thuộc quyết định này)",
+        "decision_sign_heading": "Ký quyết định",
+        "decision_sign": "Ký quyết định",
+        "decision_chairman_only": "Chỉ Chủ tịch UBND tỉnh ký quyết định này.",
+        "decision_signed": "Đã ký quyết định: {certificates} bằng khen được tạo, {notices} thông báo đã gửi.",
+        "decision_refused": "Chưa ký được: {reason}",
+        # --- end: the Chairman's decision ---
     },
     "en": {
         "app_name": "TĐKT Flow",
@@ -715,6 +735,26 @@ MESSAGES: dict[str, dict[str, str]] = {
         "audit_clear": "Clear the filters",
         "audit_bad_filter": "Invalid filter",
         # --- end: the auditor's views ---
+        # --- the Chairman's decision: sign, certificates (api/web/council.py, engine/services/certificates.py) ---
+        "decision_title": "Award decision",
+        "decision_number": "Decision number",
+        "decision_signed_date": "Signed on",
+        "decision_awarded": "Passed, to be awarded",
+        "decision_none_awarded": "Nobody passed.",
+        "decision_needed": "Share needed",
+        "decision_certificate": "Certificate",
+        "decision_download": "Download (PDF)",
+        "decision_after_signing": "Once signed",
+        "decision_refused_list": "Not awarded",
+        "decision_reason": "Reason",
+        "decision_units_told": "On signing, each candidate's nominating unit is told the reason.",
+        "decision_national": "Proposed for State awards (not part of this decision)",
+        "decision_sign_heading": "Sign the decision",
+        "decision_sign": "Sign the decision",
+        "decision_chairman_only": "Only the Chairman signs this decision.",
+        "decision_signed": "Decision signed: {certificates} certificates made, {notices} notices sent.",
+        "decision_refused": "Not signed: {reason}",
+        # --- end: the Chairman's decision ---
     },
 }
 
