@@ -99,8 +99,11 @@ def form_files(sources: dict[str, Any], forms: dict[str, Any]) -> dict[str, str]
 
 def file_names(row: Definition) -> list[str]:
     """A version's files: its sources and the forms not among them, sorted."""
-    sources = dict(row.sources or {})
-    return sorted([*sources, *form_files(sources, dict(row.forms or {}))])
+    return _names(dict(row.sources or {}), dict(row.forms or {}))
+
+
+def _names(sources: dict[str, Any], forms: dict[str, Any]) -> list[str]:
+    return sorted([*sources, *form_files(sources, forms)])
 
 
 def _decisions_of(name: str, text: str) -> DecisionFile | None:
@@ -119,10 +122,9 @@ def _decisions_of(name: str, text: str) -> DecisionFile | None:
     return DecisionFile(name, digest, found)
 
 
-def _version_files(row: Definition) -> VersionFiles:
-    sources = dict(row.sources or {})
+def _version_files(sources: dict[str, Any], forms: dict[str, Any]) -> VersionFiles:
     dmn = [_decisions_of(n, str(t)) for n, t in sorted(sources.items()) if file_kind(n) == "dmn"]
-    return VersionFiles(tuple(file_names(row)), tuple(d for d in dmn if d is not None))
+    return VersionFiles(tuple(_names(sources, forms)), tuple(d for d in dmn if d is not None))
 
 
 def _files_by_id(session: Session, heads: list[Any]) -> dict[int, VersionFiles]:
@@ -135,13 +137,13 @@ def _files_by_id(session: Session, heads: list[Any]) -> dict[int, VersionFiles]:
             missing.append(head.id)
         else:
             found[head.id] = cached
+    columns = (Definition.id, Definition.content_hash, Definition.sources, Definition.forms)  # not the spec JSON
     for start in range(0, len(missing), 200):
-        for row in session.scalars(select(Definition).where(Definition.id.in_(missing[start : start + 200]))):
-            files = _version_files(row)
+        for row in session.execute(select(*columns).where(Definition.id.in_(missing[start : start + 200]))):
+            files = _version_files(dict(row.sources or {}), dict(row.forms or {}))
             with _lock:
                 _files_cache[(row.id, row.content_hash)] = files
             found[row.id] = files
-            session.expunge(row)  # its spec JSON is not needed any longer
     return found
 
 
