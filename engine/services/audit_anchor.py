@@ -216,10 +216,14 @@ def write_anchor(text: str, out: str, taken_at: str) -> Path:
                     os.link(tmp, name)  # fails if the name exists: an anchor is never replaced
                 except FileExistsError:
                     continue
+                except OSError:  # a file system without hard links: check, then rename
+                    if name.exists():
+                        continue
+                    os.replace(tmp, name)
                 _sync_folder(target)
                 return name
         finally:
-            tmp.unlink()
+            tmp.unlink(missing_ok=True)
     if target.exists() and not is_anchor_file(target):
         raise AnchorError(f"--out {out}: the file exists and is not an audit anchor; not overwriting it")
     if not target.parent.is_dir():
