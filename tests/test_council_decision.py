@@ -144,6 +144,8 @@ def test_the_chairman_signs_and_certificates_and_refusals_follow(round_app, sess
     assert FAILS in refused and "số phiếu đồng ý không đạt tỷ lệ quy định: 0/11 phiếu đồng ý" in refused
     assert INELIGIBLE in refused and "không đủ điều kiện khi thẩm định hồ sơ: chưa đạt tiêu chuẩn" in refused
     assert "Ký quyết định" in page and 'name="decision_number"' in page
+    sitting = re.search(r'href="(/council/meetings/\d+)"', page)
+    assert sitting and chairman.get(sitting.group(1)).status_code == 200  # the tally's minutes, one click away
 
     bad = sign(chairman, task_id, "1234/QD", "2024-04-01")
     assert bad.status_code == 422 and "decision_number" in bad.get_data(as_text=True)

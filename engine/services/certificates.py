@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from engine.core.runtime import find_task
 from engine.errors import EngineError, ValidationError
-from engine.persistence.models import HumanTask, Instance, InstanceDocument, OrgUnit, User
+from engine.persistence.models import CouncilMeeting, HumanTask, Instance, InstanceDocument, OrgUnit, User
 from engine.services.context import EngineContext
 from engine.services.council_meeting import task_and_data
 from engine.services.council_pages import award_names
@@ -77,6 +77,7 @@ class Decision:
     national: list[Outcome] = field(default_factory=list)  # proposed to the State level, not decided here
     decision_number: str | None = None
     signed_date: str | None = None
+    meeting_id: int | None = None  # the Council's latest sitting on this round (its page has the minutes)
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,13 @@ def decision(session: Session, ctx: EngineContext, row: HumanTask, user_id: str)
         decision_number=data.get("decision_number"),
         signed_date=data.get("signed_date"),
     )
+    sittings = (
+        select(CouncilMeeting.id)
+        .join(Instance, Instance.id == CouncilMeeting.instance_id)
+        .where(Instance.parent_id == row.instance_id)
+        .order_by(CouncilMeeting.id.desc())
+    )
+    view.meeting_id = session.scalar(sittings.limit(1))
     by_name = {d.filename: d.id for d in certificate_documents(session, row.instance_id)}
     for o in awarded:
         o.document_id = by_name.get(certificate_filename(o))
