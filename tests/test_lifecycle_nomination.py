@@ -349,3 +349,44 @@ def test_chien_si_thi_dua_co_so_beyond_the_quota_is_refused_naming_the_rule(sess
     assert over["name"] == "Trần Thị Mai"
     assert over["reason"].startswith("over_quota: ") and "15%" in over["reason"] and "(1 của 8)" in over["reason"]
     assert len([a for a in data["unit_awards"] if a["award"] == "lao_dong_tien_tien"]) == 6
+
+
+def test_a_sudden_national_award_goes_on_to_the_central_level(sessions, ctx, lifecycle):
+    """A sudden achievement that merits Bằng khen của Thủ tướng: the short procedure in the province (no unit
+    council, no disclosure, no Council vote: Law Art. 85), then the national path (the Party committee's opinion,
+    the submission with its electronic reference); the provincial award beside it goes straight to the Chairman."""
+    iid = start(sessions, ctx, "nomination", unit="HPT", nomination_units=["HPT"], sudden=True)
+    hero = {"name": "Cao Văn Tâm", "kind": "individual", "award": "bang_khen_thu_tuong"}
+    helper = {"name": "Lò Văn Sáng", "kind": "individual", "award": "bang_khen_chu_tich"}
+    proposal = {
+        "achievement_date": "2024-03-18",
+        "achievement": "Cứu người trong lũ",
+        "unit_candidates": [hero, helper],
+    }
+    complete(sessions, ctx, one_task(sessions, iid, "nom_sudden_propose"), "tam.cv", proposal)
+    short = ["to_trinh", "bao_cao_tom_tat", "xac_nhan_thanh_tich"]
+    for task in by_candidate(sessions, ctx, iid, "dossier_prepare").values():
+        documents = {d: f"files/{d}.pdf" for d in short}
+        complete(sessions, ctx, task, "tam.cv", {"documents": documents, "achievement_summary": "Cứu người"})
+    for task in by_candidate(sessions, ctx, iid, "dossier_sign").values():
+        complete(sessions, ctx, task, "hanh.mt", {"head_decision": "sign"})
+    for task in by_candidate(sessions, ctx, iid, "dossier_appraise").values():
+        complete(sessions, ctx, task, "an.tdkt", {"appraisal": "eligible"})
+    party = one_task(sessions, iid, "nprop_party_opinion")
+    assert [c["name"] for c in task_data(sessions, ctx, party)["national_candidates"]] == ["Cao Văn Tâm"]
+    assert [t.element_id for t in open_tasks(sessions, iid)] == ["nprop_party_opinion"]  # the Chairman waits
+    complete(sessions, ctx, party, "an.tdkt",
+             {"party_document_number": "121-CV/TU", "party_decision": "agree", "party_not_agreed": []})  # fmt: skip
+    complete(sessions, ctx, one_task(sessions, iid, "nprop_submit"), "chu.tich",
+             {"submission_number": "46/TTr-UBND", "submitted_date": "2024-03-25",
+              "electronic_reference": "BNV-2024-000200"})  # fmt: skip
+    complete(sessions, ctx, one_task(sessions, iid, "nom_decision"), "chu.tich",
+             {"decision_number": "89/QĐ-UBND", "signed_date": "2024-03-26"})  # fmt: skip
+    complete(sessions, ctx, one_task(sessions, iid, "nom_certificates"), "an.tdkt",
+             {"certificates_issued": 1, "notified": True})  # fmt: skip
+    result = data_of(sessions, ctx, iid)["nomination_result"]
+    assert result["awarded"] == ["HPT-2024-2"]  # the Chairman's own award
+    assert result["national"]["proposed"] == ["HPT-2024-1"]
+    assert result["national"]["electronic_reference"] == "BNV-2024-000200"
+    elements = {e for e, _ in completions(sessions, iid)}
+    assert not elements & {"nom_disclosure_publish", "council_stub_results", "nom_unit_council"}
