@@ -92,16 +92,8 @@ def test_the_list_counts_running_instances_per_version_in_one_query(world: World
 
 
 def test_decisions_deployed_with_a_process_are_listed_with_their_dmn_file(world: World):
-    files = [
-        (p.name, p.read_bytes())
-        for p in [
-            BPMN_DIR / "nomination_dossier.bpmn",
-            BPMN_DIR / "appraisal_recommendation.dmn",
-            *sorted((ROOT / "forms").glob("dossier_*.json")),
-        ]
-    ]
     admin = world.client("admin")
-    answer = admin.post(DEPLOY, json=as_json(files))
+    answer = admin.post(DEPLOY, json=as_json(dossier_files()))
     assert answer.status_code == 201, answer.get_json()
     decision = item(admin.get(LIST), "appraisal_recommendation")
     assert decision["kind"] == "decision" and decision["latest_version"] == 1
@@ -114,6 +106,56 @@ def test_decisions_deployed_with_a_process_are_listed_with_their_dmn_file(world:
     dmn = admin.get("/api/v1/definitions/appraisal_recommendation/versions/1/files/appraisal_recommendation.dmn")
     assert dmn.status_code == 200 and dmn.mimetype == "application/xml"
     assert dmn.data == (BPMN_DIR / "appraisal_recommendation.dmn").read_bytes()
+
+
+def dossier_files() -> list[tuple[str, bytes]]:
+    paths = [
+        BPMN_DIR / "nomination_dossier.bpmn",
+        BPMN_DIR / "appraisal_recommendation.dmn",
+        *sorted((ROOT / "forms").glob("dossier_*.json")),
+    ]
+    return [(p.name, p.read_bytes()) for p in paths]
+
+
+def test_a_dmn_deployed_alone_is_a_new_version_of_the_processes_that_use_it(world: World):
+    admin = world.client("admin")
+    assert admin.post(DEPLOY, json=as_json(dossier_files())).status_code == 201
+    dmn = (BPMN_DIR / "appraisal_recommendation.dmn").read_bytes()
+    changed = dmn.replace(b"<description>A standard is not met", b"<description>One standard is not met")
+    assert changed != dmn
+    answer = admin.post(DEPLOY, data=multipart([("appraisal_recommendation.dmn", changed)]))
+    assert answer.status_code == 201, answer.get_json()
+    assert [(d["key"], d["version"], d["unchanged"]) for d in answer.get_json()["deployed"]] == [
+        ("nomination_dossier", 2, False)
+    ]
+    v2 = "/api/v1/definitions/nomination_dossier/versions/2/files"
+    assert admin.get(f"{v2}/appraisal_recommendation.dmn").data == changed
+    assert admin.get(f"{v2}/nomination_dossier.bpmn").data == (BPMN_DIR / "nomination_dossier.bpmn").read_bytes()
+    assert admin.get(f"{v2}/dossier_prepare.json").data == (ROOT / "forms" / "dossier_prepare.json").read_bytes()
+    decision = item(admin.get(LIST), "appraisal_recommendation")
+    assert [(v["version"], v["used_by"]) for v in decision["versions"]] == [
+        (2, [{"key": "nomination_dossier", "version": 2}]),
+        (1, [{"key": "nomination_dossier", "version": 1}]),
+    ]
+    again = admin.post(DEPLOY, data=multipart([("appraisal_recommendation.dmn", changed)])).get_json()
+    assert [(d["version"], d["unchanged"]) for d in again["deployed"]] == [(2, True)]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "words"),
+    [
+        (b'id="appraisal_recommendation"', b'id="nobody_uses_it"', "no deployed process uses"),
+        (b"<text>&gt; 0</text>", b"<text>&gt;&gt; 0</text>", "appraisal_r_ineligible_1"),
+    ],
+)
+def test_a_dmn_deployed_alone_that_no_process_uses_or_that_is_broken_is_refused(world: World, old, new, words):
+    admin = world.client("admin")
+    assert admin.post(DEPLOY, json=as_json(dossier_files())).status_code == 201
+    dmn = (BPMN_DIR / "appraisal_recommendation.dmn").read_bytes().replace(old, new, 1)
+    answer = admin.post(DEPLOY, data=multipart([("appraisal_recommendation.dmn", dmn)]))
+    assert answer.status_code == 422, answer.get_json()
+    problems = answer.get_json()["problems"]
+    assert any(words in p["message"] or words == p["element_id"] for p in problems), problems
 
 
 # --- a version and its files ------------------------------------------------------------------------------------

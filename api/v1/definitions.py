@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, jsonify, request
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import Forbidden
 
 from api.authz import authorize_route, require_user
@@ -40,7 +41,16 @@ from api.v1.spec import check_request as _check_json_request
 from engine.core.definitions import parse_files
 from engine.errors import DefinitionError, Problem, ValidationError
 from engine.persistence.models import DefinitionDraft
-from engine.services.definition_catalog import catalog, deployed_version, file_kind, file_text, media_type
+from engine.services.definition_catalog import (
+    catalog,
+    decision_ids,
+    deployed_version,
+    file_kind,
+    file_text,
+    media_type,
+    with_new_decisions,
+)
+from engine.services.definitions import DeployResult
 from engine.services.definitions import deploy as deploy_files
 from engine.services.drafts import delete_draft, drafts_by_key, get_draft, name_problem, save_draft
 
@@ -265,8 +275,9 @@ def lint() -> Any:
 )
 def deploy() -> Any:
     """Deploy the executable processes of a set of files: a new version only when the content changed
-    (``unchanged``: the same content was deployed before); a deployed key's draft is removed. With any error
-    nothing is deployed and the answer is 422 with every problem."""
+    (``unchanged``: the same content was deployed before); a deployed key's draft is removed. DMN files sent
+    without any BPMN file become a new version of every process whose latest version carries their decisions.
+    With any error nothing is deployed and the answer is 422 with every problem."""
     p = require_user()
     ctx = engine_context()
     files, refused = _uploaded()
@@ -274,8 +285,13 @@ def deploy() -> Any:
         if refused:
             raise DefinitionError(refused)
         with sessions()() as db, db.begin():
-            result = deploy_files(db, files, ctx.clock, actor=p.user_id, connectors=ctx.connectors.names())
-            removed = [d.key for d in result.definitions if delete_draft(db, d.key)]
+            if _decisions_only(files):
+                results, keys = _deploy_decisions(db, files, p.user_id)
+            else:
+                results = [deploy_files(db, files, ctx.clock, actor=p.user_id, connectors=ctx.connectors.names())]
+                keys = []
+            keys += [d.key for r in results for d in r.definitions]
+            removed = [key for key in dict.fromkeys(keys) if delete_draft(db, key)]
     except DefinitionError as err:
         body = {
             "error": {"code": err.code, "message": err.message, "details": err.details},
@@ -284,9 +300,37 @@ def deploy() -> Any:
         return jsonify(body), 422
     deployed = [
         {"key": d.key, "version": d.version, "id": d.definition_id, "unchanged": d.status == "unchanged"}
-        for d in result.definitions
+        for r in results
+        for d in r.definitions
     ]
-    return jsonify(deployed=deployed, problems=[_problem(w) for w in result.warnings], drafts_deleted=removed), 201
+    warnings = list(dict.fromkeys(w for r in results for w in r.warnings))
+    return jsonify(deployed=deployed, problems=[_problem(w) for w in warnings], drafts_deleted=removed), 201
+
+
+def _decisions_only(files: list[tuple[str, bytes]]) -> bool:
+    kinds = {file_kind(name) for name, _ in files}
+    return "dmn" in kinds and "bpmn" not in kinds
+
+
+def _deploy_decisions(db: Session, files: list[tuple[str, bytes]], actor: str) -> tuple[list[DeployResult], list[str]]:
+    """DMN files without their process: a new version of every process whose latest version carries one of their
+    decisions, with the new DMN in place of the old (``with_new_decisions``). Returns the results and the
+    decisions' keys (their drafts go too)."""
+    ctx = engine_context()
+    dmn = [(name, data) for name, data in files if file_kind(name) == "dmn"]
+    problems = parse_files(dmn).problems
+    if any(x.severity == "error" for x in problems):
+        raise DefinitionError(problems)
+    sets = with_new_decisions(db, dmn)
+    if not sets:
+        names = ", ".join(name for name, _ in dmn)
+        message = (
+            "nothing to deploy: no deployed process uses the decisions of this DMN file; deploy it together with "
+            "the BPMN file whose business rule task calls it"
+        )
+        raise DefinitionError([Problem(names, None, None, message)])
+    results = [deploy_files(db, one, ctx.clock, actor=actor, connectors=ctx.connectors.names()) for one in sets]
+    return results, sorted({d for name, data in dmn for d in decision_ids(name, data)})
 
 
 # --- the request checks this blueprint runs itself (see the module's docstring) --------------------------------

@@ -4,7 +4,8 @@ the files of one version exactly as deployed, and how many instances still run o
 Decisions are not deployed on their own: a DMN file travels with the process whose business rule tasks call it
 (``engine.core.definitions.parse_files`` puts it in the version's ``sources``). A decision's versions are therefore
 the distinct texts of the DMN file that defines it across deployed process versions, numbered in the order they were
-first deployed; a version's ``id`` is the definition that first carried it.
+first deployed; a version's ``id`` is the definition that first carried it. DMN files deployed alone become new
+versions of the processes that carry their decisions (``with_new_decisions``).
 
 Definitions never change once written, so what the list needs from a version's sources (file names, its DMN
 files' decisions) is read once per definition and content hash and kept in memory; a list then reads only the
@@ -254,3 +255,41 @@ def file_text(found: DeployedVersion, name: str) -> str:
     raise NotFoundError(
         f"{found.key} v{found.version} has no file {name!r} (its files: {listed})", {"fields": {"name": name}}
     )
+
+
+def decision_ids(name: str, data: bytes) -> set[str]:
+    """The decisions a DMN file defines (none when it does not parse: the deploy then names its problems)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return set()
+    found = _decisions_of(name, text)
+    return {d for d, _ in found.decisions} if found is not None else set()
+
+
+def with_new_decisions(session: Session, dmn_files: list[tuple[str, bytes]]) -> list[list[tuple[str, bytes]]]:
+    """For DMN files deployed without their process: the file set of every process whose latest version carries
+    one of their decisions, with that version's DMN file replaced by the new one (each set to deploy on its own).
+    An empty list when no deployed process uses them."""
+    wanted = {name: decision_ids(name, data) for name, data in dmn_files}
+    newest = select(Definition.key, func.max(Definition.version).label("version")).group_by(Definition.key).subquery()
+    latest = session.scalars(
+        select(Definition)
+        .join(newest, (Definition.key == newest.c.key) & (Definition.version == newest.c.version))
+        .order_by(Definition.key)
+    )
+    sets = []
+    for row in latest:
+        sources = dict(row.sources or {})
+        carried = {dmn.file: {d for d, _ in dmn.decisions} for dmn in _version_files(sources, {}).dmn}
+        used = set().union(*carried.values()) if carried else set()
+        new = {name for name, ids in wanted.items() if ids & used}
+        if not new:
+            continue
+        replaced = {old for old, ids in carried.items() if any(ids & wanted[name] for name in new)}
+        files = {name: str(text).encode("utf-8") for name, text in sources.items() if name not in replaced}
+        for name, key in form_files(sources, dict(row.forms or {})).items():
+            files[name] = json.dumps((row.forms or {})[key], ensure_ascii=False, indent=2).encode("utf-8")
+        files.update((name, data) for name, data in dmn_files if name in new)
+        sets.append(sorted(files.items()))
+    return sets
