@@ -7,7 +7,9 @@ Rules (roles are held in units; a delegate holds the roles of whoever they act f
   for it), and of their open tasks only those of their units;
 - an instance's audit trail: administrators, auditors, and the head (``unit_head``) of the instance's unit;
 - a task: whoever may work on it (its assignee, its candidates by role in its unit, group or name), the head of
-  its unit, and administrators;
+  its unit, and administrators; Sở Nội vụ, auditors and administrators open every unit's task read-only
+  (``readable_task``: they see it, its context and comments, never its form's buttons), and Sở Nội vụ urges it
+  (``may_urge``) and reassigns it once escalated to them (``engine.services.urge``);
 - starting an instance: administrators and ``home_affairs``;
 - the overdue report and the overview: ``home_affairs`` and administrators for every unit, a ``unit_head`` for
   their own unit(s); nobody else.
@@ -197,6 +199,46 @@ def visible_task(
         return task_views(db, ctx, [row])[0], schema, data
 
 
+# --- reading every unit's task, urging it (Sở Nội vụ's oversight; engine/services/urge.py) ---------------------
+
+
+def sees_task(db: Session, p: Principal, row: HumanTask) -> bool:
+    """``check_task`` without raising."""
+    try:
+        check_task(db, p, row)
+    except PermissionDeniedError:
+        return False
+    return True
+
+
+def may_oversee(p: Principal) -> bool:
+    """May open any unit's task read-only: whoever sees every unit (administrators, auditors, Sở Nội vụ)."""
+    return p.sees_every_unit
+
+
+def may_urge(p: Principal) -> bool:
+    """May urge any unit's open task, and reassign it once escalated: Sở Nội vụ and administrators."""
+    return p.is_admin or p.holds("home_affairs")
+
+
+def readable_task(
+    p: Principal, task_id: int, *, with_data: bool = True
+) -> tuple[TaskView, dict[str, Any] | None, dict[str, Any], bool]:
+    """``visible_task``, or for an overseer who may not work on the task the same read-only: the last item says
+    whether it is read-only (the caller then shows no claim, release or completion)."""
+    ctx = engine_context()
+    with read_sessions()() as db:
+        row = tasks.get_task(db, task_id)
+        read_only = False
+        if not sees_task(db, p, row):
+            if not may_oversee(p):
+                raise _deny(f"user {p.user_id} may not see task {row.id}")
+            read_only = True
+        schema = tasks.task_form(db, ctx, row)
+        data = task_form_data(db, ctx, row, schema) if with_data else {}
+        return task_views(db, ctx, [row])[0], schema, data, read_only
+
+
 # --- the route table ---------------------------------------------------------------------------------------
 
 
@@ -269,7 +311,10 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", _T + "/unclaim"): "scoped",
     ("POST", _T + "/complete"): "scoped",
     ("POST", _T + "/return"): "scoped",
-    ("POST", _T + "/reassign"): "scoped",
+    ("POST", _T + "/reassign"): "scoped",  # Sở Nội vụ too, for an escalated task (checked in the view)
+    ("POST", _T + "/urge"): "operator",  # Sở Nội vụ urges any unit's open task
+    ("GET", _I + "/comments"): "scoped",
+    ("POST", _I + "/comments"): "scoped",
     # the Council meeting's steps (the services check who may act: the member alone casts their ballot)
     ("POST", _T + "/convene"): "scoped",
     ("POST", _T + "/attendance"): "scoped",

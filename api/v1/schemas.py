@@ -176,6 +176,7 @@ class TaskDetail(TaskOut):
     form: dict[str, Any] | None
     data: dict[str, Any]
     form_reserved: bool
+    read_only: bool = Field(False, description="the caller oversees the task (Sở Nội vụ, auditors), cannot work on it")
 
 
 class Empty(Strict):
@@ -192,6 +193,37 @@ class ReassignIn(Strict):
 
 class ReturnIn(Strict):
     reason: str = Field(min_length=1, max_length=2000)
+
+
+# --- Sở Nội vụ's urge, and comments on an item (engine/services/urge.py, comments.py) ---------------------------
+
+
+class UrgeIn(Strict):
+    note: str | None = Field(None, max_length=500, description="a line added to the message")
+
+
+class UrgeOut(BaseModel):
+    task: TaskOut
+    notified: list[str] = Field(description="who was told (the assignee, or everyone who may claim the task)")
+
+
+class CommentIn(Strict):
+    body: str = Field(min_length=1, max_length=4000)
+    task: int | None = Field(None, ge=1, le=MAX_ID, description="the task of the item it is written on, if any")
+
+
+class CommentOut(BaseModel):
+    id: int
+    author: str
+    author_name: str
+    body: str
+    at: str
+    task: int | None
+
+
+class Comments(BaseModel):
+    instance: int
+    comments: list[CommentOut]
 
 
 # --- the Council meeting's reserved tasks ----------------------------------------------------------------

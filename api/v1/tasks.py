@@ -18,11 +18,23 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from sqlalchemy.orm import Session
 
-from api.authz import Principal, check_task, may_work_on, require_user, visible_task
+from api.authz import (
+    Principal,
+    check_instance,
+    check_task,
+    may_urge,
+    may_work_on,
+    readable_task,
+    require_user,
+    sees_task,
+)
 from api.context import engine_context, read_sessions, sessions
 from api.v1.schemas import (
     AttendanceIn,
     BallotIn,
+    CommentIn,
+    CommentOut,
+    Comments,
     CompleteIn,
     ConveneIn,
     Empty,
@@ -32,15 +44,19 @@ from api.v1.schemas import (
     TaskDetail,
     TaskOut,
     TaskPage,
+    UrgeIn,
+    UrgeOut,
     WrittenBallotIn,
 )
 from api.v1.serialize import task_json
 from api.v1.spec import ID, api, responses
 from engine.errors import PermissionDeniedError, ValidationError
 from engine.persistence.models import HumanTask
-from engine.services import ballots, council_meeting, tasks
+from engine.services import ballots, comments, council_meeting, tasks, urge
 from engine.services.api_reads import return_task
 from engine.services.context import EngineContext
+from engine.services.instances import get_instance
+from engine.services.notifications import complete_and_notify
 from engine.services.tasks import RESERVED_FORM_KEYS
 from engine.services.views import task_views
 
@@ -64,12 +80,14 @@ def inbox() -> Any:
 @bp.get(f"/tasks/<{ID}:task_id>")
 @api.validate(resp=responses(HTTP_200=TaskDetail), tags=TAGS)
 def show(task_id: int) -> Any:
-    """One task with its form's JSON Schema and what the form's fields hold now."""
-    view, schema, data = visible_task(require_user(), task_id)
+    """One task with its form's JSON Schema and what the form's fields hold now; ``read_only`` for Sở Nội vụ,
+    auditors and administrators looking at a task they may not work on."""
+    view, schema, data, read_only = readable_task(require_user(), task_id)
     answer = task_json(view)
     answer["form"] = schema
     answer["data"] = data
     answer["form_reserved"] = view.task.form_key in RESERVED_FORM_KEYS
+    answer["read_only"] = read_only
     return jsonify(answer)
 
 
@@ -117,7 +135,7 @@ def unclaim(task_id: int) -> Any:
 def complete(task_id: int) -> Any:
     """Complete the task with its form's data (only the form's fields, checked against its JSON Schema)."""
     data: CompleteIn = request.context.json  # type: ignore[attr-defined]
-    return _step(task_id, lambda db, ctx, user: tasks.complete(db, ctx, task_id, user, data.data), to_work_on=True)
+    return _step(task_id, lambda db, ctx, user: complete_and_notify(db, ctx, task_id, user, data.data), to_work_on=True)
 
 
 @bp.post(f"/tasks/<{ID}:task_id>/return")
@@ -131,9 +149,77 @@ def give_back(task_id: int) -> Any:
 @bp.post(f"/tasks/<{ID}:task_id>/reassign")
 @api.validate(json=ReassignIn, resp=responses(HTTP_200=TaskOut), tags=TAGS)
 def reassign(task_id: int) -> Any:
-    """Hand the task to someone entitled to it (its assignee, the head of its unit, or an administrator)."""
+    """Hand the task to someone entitled to it (its assignee, the head of its unit, or an administrator); Sở Nội
+    vụ hands a task escalated to it to another holder of the task's role in the task's unit."""
     data: ReassignIn = request.context.json  # type: ignore[attr-defined]
-    return _step(task_id, lambda db, ctx, user: tasks.reassign(db, ctx, task_id, data.user, user))
+    p = require_user()
+    ctx = engine_context()
+    with sessions()() as db, db.begin():
+        row = tasks.get_task(db, task_id)
+        if not sees_task(db, p, row) and may_urge(p):
+            urge.reassign_escalated(db, ctx, task_id, data.user, p.user_id)
+        else:
+            check_task(db, p, row)
+            tasks.reassign(db, ctx, task_id, data.user, p.user_id)
+    return _answer(task_id)
+
+
+@bp.post(f"/tasks/<{ID}:task_id>/urge")
+@api.validate(json=UrgeIn, resp=responses(HTTP_200=UrgeOut), tags=TAGS)
+def urge_task(task_id: int) -> Any:
+    """Sở Nội vụ urges an open task of any unit ("Đôn đốc"): its assignee, or everyone who may claim it, is
+    notified and the urge audited; once per task per working day (409 on a second)."""
+    data: UrgeIn = request.context.json  # type: ignore[attr-defined]
+    p = require_user()
+    with sessions()() as db, db.begin():
+        told = urge.urge_task(db, engine_context(), task_id, p.user_id, data.note)
+    answer = _answer(task_id).get_json()
+    return jsonify(task=answer, notified=told)
+
+
+# --- comments on an item (an instance), from any of its tasks' pages ----------------------------------------
+
+
+def _comment_json(c: comments.CommentView) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "author": c.author,
+        "author_name": c.author_name,
+        "body": c.body,
+        "at": c.at.isoformat(),
+        "task": c.task_id,
+    }
+
+
+@bp.get(f"/instances/<{ID}:instance_id>/comments")
+@api.validate(resp=responses(HTTP_200=Comments), tags=TAGS)
+def list_comments(instance_id: int) -> Any:
+    """The item's comments, oldest first (whoever sees the instance)."""
+    p = require_user()
+    with read_sessions()() as db:
+        check_instance(db, p, get_instance(db, instance_id))
+        found = [_comment_json(c) for c in comments.comments_of(db, instance_id)]
+    return jsonify(instance=instance_id, comments=found)
+
+
+@bp.post(f"/instances/<{ID}:instance_id>/comments")
+@api.validate(json=CommentIn, resp=responses(HTTP_201=CommentOut), tags=TAGS)
+def add_comment(instance_id: int) -> Any:
+    """Comment on the item (whoever sees the instance); audited, and its other participants are notified."""
+    data: CommentIn = request.context.json  # type: ignore[attr-defined]
+    p = require_user()
+    with sessions()() as db, db.begin():
+        check_instance(db, p, get_instance(db, instance_id))
+        task = None
+        if data.task is not None:
+            task = tasks.get_task(db, data.task)
+            if task.instance_id != instance_id:
+                raise ValidationError(
+                    f"task {data.task} is not a task of instance {instance_id}", {"fields": {"task": "not this item's"}}
+                )
+        row = comments.add_comment(db, engine_context(), instance_id, p.user_id, data.body, task=task)
+        made = next(c for c in comments.comments_of(db, instance_id) if c.id == row.id)
+    return jsonify(_comment_json(made)), 201
 
 
 # --- the Council meeting's reserved tasks: each calls the service that owns the step ------------------------

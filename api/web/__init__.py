@@ -18,6 +18,9 @@ def register(app: Flask) -> None:
     parent.before_request(check_csrf)
     for module in (auth, tasks, overview, instances, council, notifications):
         parent.register_blueprint(module.bp)
+    from api.web import dashboard  # Sở Nội vụ's dashboard, urge, comments, start forms
+
+    parent.register_blueprint(dashboard.bp)
     app.register_blueprint(parent)
     app.context_processor(_navigation)
 

@@ -490,3 +490,20 @@ class InstanceDocument(Base):
     media_type: Mapped[str] = mapped_column(String(128))
     content: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
+
+
+# --- comments on items (engine/services/comments.py) ------------------------------------------------------
+
+
+class ItemComment(Base):
+    """A comment someone who can see an item (an instance) left on it, from one of its tasks' pages."""
+
+    __tablename__ = "item_comment"
+    __table_args__ = (Index("ix_item_comment_instance", "instance_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
+    task_id: Mapped[int | None] = mapped_column(BigId)  # the task whose page it was written on, if any
+    author: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]

@@ -18,8 +18,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from engine.core.business_calendar import LOCAL_TZ
-from engine.persistence.models import Notification, User
+from engine.persistence.models import Definition, HumanTask, Instance, Notification, OrgUnit, User
 from engine.services.context import EngineContext
+from engine.services.directory import users_with_role
 
 DEFAULT_LANGUAGE = "vi"
 
@@ -66,6 +67,46 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
 }
 NOBODY = {"vi": "chưa có người nhận", "en": "nobody"}
 
+# --- assignments, returns, urges and comments (engine/services/urge.py, comments.py; notify_next_steps below) ---
+# fields besides the ones above (empty when not given): actor (who did it), reason, note, comment
+EXTRA_FIELDS = ("actor", "reason", "note", "comment")
+TEXTS["vi"].update(
+    {
+        "assigned": (
+            "Việc mới: {task}",
+            'Bạn có công việc mới "{task}" (hồ sơ #{instance}, quy trình {process}) của đơn vị {unit}, hạn {due}.',
+        ),
+        "returned": (
+            "Bị trả lại: {task}",
+            'Công việc "{task}" (hồ sơ #{instance}, quy trình {process}) được {actor} trả lại để bổ sung, sửa đổi.'
+            "\nLý do: {reason}",
+        ),
+        "urged": (
+            "Đôn đốc: {task} (hạn {due})",
+            'Sở Nội vụ ({actor}) đôn đốc công việc "{task}" (hồ sơ #{instance}, quy trình {process}) của đơn vị '
+            "{unit}, hạn {due}. Đề nghị hoàn thành ngay.{note}",
+        ),
+        "comment": ("Ý kiến mới về hồ sơ #{instance}: {task}", "{actor} viết ({process}):\n{comment}"),
+    }
+)
+TEXTS["en"].update(
+    {
+        "assigned": (
+            "New task: {task}",
+            'You have a new task "{task}" (case #{instance}, {process}) of {unit}, due {due}.',
+        ),
+        "returned": (
+            "Returned: {task}",
+            'Task "{task}" (case #{instance}, {process}) was sent back by {actor} for changes.\nReason: {reason}',
+        ),
+        "urged": (
+            "Urged: {task} (due {due})",
+            'Sở Nội vụ ({actor}) urges task "{task}" (case #{instance}, {process}) of {unit}, due {due}.{note}',
+        ),
+        "comment": ("New comment on case #{instance}: {task}", "{actor} wrote ({process}):\n{comment}"),
+    }
+)
+
 
 def local_text(when: datetime | None) -> str:
     """dd/mm/yyyy HH:MM in Asia/Ho_Chi_Minh, as users read dates."""
@@ -78,6 +119,7 @@ def render(kind: str, language: str = DEFAULT_LANGUAGE, **fields: Any) -> tuple[
     title, body = texts.get(kind) or TEXTS[DEFAULT_LANGUAGE][kind]
     if not fields.get("assignee"):
         fields["assignee"] = NOBODY.get(language, NOBODY[DEFAULT_LANGUAGE])
+    fields = {**dict.fromkeys(EXTRA_FIELDS, ""), **fields}
     return title.format(**fields)[:255], body.format(**fields)
 
 
@@ -144,3 +186,93 @@ def mark_read(session: Session, ctx: EngineContext, user_id: str, ids: Iterable[
         statement = statement.where(Notification.id.in_(list(ids)))
     result = session.execute(statement.values(read_at=ctx.now()).execution_options(synchronize_session=False))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- who is told about a task, and the steps a person's completion opened (assignments and returns) ----------
+
+
+def task_recipients(session: Session, ctx: EngineContext, task: HumanTask) -> list[str]:
+    """Who a message about an open task goes to: its assignee, else everyone who may claim it (its role and
+    candidate groups in its unit, its candidate users)."""
+    if task.assignee:
+        return [task.assignee]
+    found = set(task.candidate_users or [])
+    for role in {task.role_id, *(task.candidate_groups or [])} - {None}:
+        found.update(users_with_role(session, str(role), task.unit_id, ctx.now()))
+    return sorted(found)
+
+
+def task_texts(session: Session, task: HumanTask, **extra: Any) -> dict[str, Any]:
+    """The fields the message templates use for ``task``, plus ``extra``."""
+    process = session.execute(
+        select(Definition.name, Definition.key)
+        .join(Instance, Instance.definition_id == Definition.id)
+        .where(Instance.id == task.instance_id)
+    ).first()
+    unit = session.scalar(select(OrgUnit.name).where(OrgUnit.id == task.unit_id)) if task.unit_id else None
+    return {
+        "task": task.name or task.element_id,
+        "process": (process.name or process.key) if process else (task.definition_key or ""),
+        "instance": task.instance_id,
+        "due": local_text(task.due_at) or "—",
+        "unit": unit or task.unit_id or "",
+        "days": "",
+        "assignee": task.assignee,
+        **extra,
+    }
+
+
+def _step_tasks(instance_id: int) -> Any:
+    """The open tasks of an instance and of the instances it called directly (a step may start children)."""
+    children = select(Instance.id).where(Instance.parent_id == instance_id)
+    return select(HumanTask).where(
+        (HumanTask.instance_id == instance_id) | HumanTask.instance_id.in_(children),
+        HumanTask.status.in_(("open", "claimed")),
+    )
+
+
+def open_task_ids(session: Session, instance_id: int) -> set[int]:
+    """Before a step: the open tasks it may close or add to (``notify_next_steps`` tells who got new ones)."""
+    return set(session.scalars(_step_tasks(instance_id).with_only_columns(HumanTask.id)))
+
+
+def notify_next_steps(
+    session: Session,
+    ctx: EngineContext,
+    instance_id: int,
+    before: set[int],
+    actor: str,
+    submitted: dict[str, Any] | None,
+) -> list[Notification]:
+    """After a person completed a task of ``instance_id``: tell whoever may take each task the step opened.
+
+    When the submission sent the item back (a decision field saying return / supplement, as the task pages read
+    it), the message is a ``returned`` one with the reason; otherwise an ``assigned`` one. The actor is never told
+    of their own step."""
+    from engine.services.task_context import return_reason  # task_context reads tasks, which reach this module
+
+    reason = return_reason(submitted or {})
+    actor_name = session.scalar(select(User.full_name).where(User.id == actor)) or actor
+    sent: list[Notification] = []
+    for task in session.scalars(_step_tasks(instance_id).order_by(HumanTask.id)):
+        if task.id in before:
+            continue
+        recipients = [u for u in task_recipients(session, ctx, task) if u != actor]
+        kind = "returned" if reason is not None else "assigned"
+        title, body = render(kind, **task_texts(session, task, actor=actor_name, reason=reason or ""))
+        sent += notify(session, ctx, recipients, kind, title, body, instance_id=task.instance_id, task_id=task.id)
+    return sent
+
+
+def complete_and_notify(
+    session: Session, ctx: EngineContext, task_id: int, user_id: str, data: dict[str, Any] | None
+) -> HumanTask:
+    """A person completes a task (``tasks.complete``) and whoever gets the steps it opened is told (above)."""
+    from engine.services import tasks  # tasks reaches this module through the instance store
+
+    row = tasks.get_task(session, task_id)
+    instance_id = row.instance_id
+    before = open_task_ids(session, instance_id)
+    done = tasks.complete(session, ctx, task_id, user_id, data)
+    notify_next_steps(session, ctx, instance_id, before, user_id, data)
+    return done

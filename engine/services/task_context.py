@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from engine.persistence.models import AuditEvent, HumanTask, Instance, OrgUnit, User
 from engine.services.audit import events_for_instance
+from engine.services.comments import CommentView, comments_of
 from engine.services.context import EngineContext
 from engine.services.tasks import RESERVED_FORM_KEYS, task_form
 
@@ -71,6 +72,7 @@ class TaskContext:
     history: list[HistoryItem] = field(default_factory=list)
     returned: ReturnNote | None = None
     instance_unit_name: str | None = None
+    comments: list[CommentView] = field(default_factory=list)  # the item's comments (engine/services/comments.py)
 
 
 def _choice_title(prop: dict[str, Any], value: Any) -> str | None:
@@ -176,4 +178,10 @@ def task_context(session: Session, ctx: EngineContext, row: HumanTask) -> TaskCo
     # A step done before and open again was sent back: the latest return explains why.
     if last_return is not None and (row.element_id in completed_elements or last_return.step == (row.name or "")):
         result.returned = last_return
+    result.comments = comments_of(session, row.instance_id)
     return result
+
+
+def return_reason(data: dict[str, Any]) -> str | None:
+    """The reason of a submission that sent its item back (as the page reads it), or None (notifications)."""
+    return _is_return(data)
