@@ -7,12 +7,19 @@ same bind/result type processing as the ORM would apply), then each call only ap
 hands the parameters to the driver, inside the session's own transaction.
 
 Only for fixed statements without expanding ``IN`` lists; everything else goes through SQLAlchemy as usual.
+
+``batched(conn)``: on PostgreSQL (psycopg) the prepared statements run inside it are sent in pipeline mode, so
+that a stretch of them costs one round trip to the server instead of one each; a row count a caller must check
+(``run(..., expect=1, error=...)``) is checked when the stretch ends, and reading rows (``all``) or a row count
+(``run`` without ``expect``) waits for everything sent before. Only prepared statements may run inside: a
+statement through SQLAlchemy would look at its result before it came. Elsewhere (SQLite) it changes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection
@@ -23,6 +30,39 @@ from sqlalchemy.sql.expression import ClauseElement
 
 Processor = Callable[[Any], Any] | None
 T = TypeVar("T")
+_BATCH = "tdkt_batch"
+
+
+@dataclass
+class _Batch:
+    """The statements of one ``batched`` stretch: psycopg's pipeline, the open cursors, the checks to make."""
+
+    pipeline: Any
+    cursors: list[Any] = field(default_factory=list)
+    checks: list[tuple[Any, int, Exception]] = field(default_factory=list)
+
+
+@contextmanager
+def batched(conn: Connection) -> Iterator[None]:
+    """Send the prepared statements run inside together (PostgreSQL with psycopg; see the module)."""
+    if conn.dialect.driver != "psycopg" or conn.info.get(_BATCH) is not None:  # not psycopg, or nested
+        yield
+        return
+    dbapi_conn: Any = conn.connection.dbapi_connection
+    batch = None
+    try:
+        with dbapi_conn.pipeline() as pipeline:
+            batch = conn.info[_BATCH] = _Batch(pipeline)
+            yield
+        failed = next((error for cursor, expect, error in batch.checks if cursor.rowcount != expect), None)
+    except conn.dialect.loaded_dbapi.Error as err:
+        raise _wrapped(conn, "(a batch of prepared statements)", err) from err
+    finally:
+        conn.info.pop(_BATCH, None)
+        for cursor in batch.cursors if batch is not None else ():
+            cursor.close()
+    if failed is not None:
+        raise failed
 
 
 @dataclass(frozen=True)
@@ -78,39 +118,74 @@ class Prepared:
     def _cursor(self, conn: Connection) -> tuple[Any, _Compiled]:
         return conn.connection.dbapi_connection.cursor(), self._compiled(conn.dialect)  # type: ignore[union-attr]
 
-    def run(self, conn: Connection, params: dict[str, Any]) -> int:
-        """Execute once; the number of rows it changed."""
+    def run(
+        self,
+        conn: Connection,
+        params: dict[str, Any],
+        *,
+        expect: int | None = None,
+        error: Exception | None = None,
+        count: bool = True,
+    ) -> int:
+        """Execute once; the number of rows it changed. ``expect``: the count it must have, else ``error`` is
+        raised (inside ``batched``: when the batch ends). ``count=False``: the caller ignores the count (inside
+        ``batched`` nothing waits for it; -1 is returned)."""
         cursor, c = self._cursor(conn)
+        batch: _Batch | None = conn.info.get(_BATCH)
+        if batch is not None:
+            batch.cursors.append(cursor)
+            try:
+                cursor.execute(c.sql, self._args(c, params))
+                if expect is not None:
+                    batch.checks.append((cursor, expect, error or RuntimeError(f"{expect} row(s) expected: {c.sql}")))
+                    return expect
+                if not count:
+                    return -1
+                batch.pipeline.sync()
+                return int(cursor.rowcount)
+            except conn.dialect.loaded_dbapi.Error as err:
+                raise _wrapped(conn, c.sql, err) from err
         try:
             cursor.execute(c.sql, self._args(c, params))
-            return int(cursor.rowcount)
+            changed = int(cursor.rowcount)
         except conn.dialect.loaded_dbapi.Error as err:
             raise _wrapped(conn, c.sql, err) from err
         finally:
             cursor.close()
+        if expect is not None and changed != expect:
+            raise error or RuntimeError(f"{expect} row(s) expected, {changed} changed: {c.sql}")
+        return changed
 
     def many(self, conn: Connection, params: Sequence[dict[str, Any]]) -> None:
         """Execute once per parameter set (an INSERT of many rows)."""
         if not params:
             return
         cursor, c = self._cursor(conn)
+        batch: _Batch | None = conn.info.get(_BATCH)
+        if batch is not None:
+            batch.cursors.append(cursor)
         try:
             cursor.executemany(c.sql, [self._args(c, p) for p in params])
         except conn.dialect.loaded_dbapi.Error as err:
             raise _wrapped(conn, c.sql, err) from err
         finally:
-            cursor.close()
+            if batch is None:
+                cursor.close()
 
     def all(self, conn: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """Execute once and return every row, each value through its column type (a SELECT or a RETURNING)."""
         cursor, c = self._cursor(conn)
+        batch: _Batch | None = conn.info.get(_BATCH)
+        if batch is not None:
+            batch.cursors.append(cursor)
         try:
             cursor.execute(c.sql, self._args(c, params))
-            rows = cursor.fetchall()
+            rows = cursor.fetchall()  # in a batch: waits for everything sent before, this included
         except conn.dialect.loaded_dbapi.Error as err:
             raise _wrapped(conn, c.sql, err) from err
         finally:
-            cursor.close()
+            if batch is None:
+                cursor.close()
         if not c.results:
             return [tuple(r) for r in rows]
         out = []

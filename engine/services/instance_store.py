@@ -19,7 +19,7 @@ from engine.core.calls import thrown_events
 from engine.core.runtime import SERIALIZER_VERSION, StepFailure, human_tasks, timer_due_dates, waiting_events
 from engine.errors import ConflictError, NotFoundError
 from engine.persistence.models import EventSubscription, HumanTask, Instance, TaskCandidate, Timer
-from engine.persistence.prepared import Prepared
+from engine.persistence.prepared import Prepared, batched
 from engine.services.assignment import Assignment, resolve_assignment
 from engine.services.audit import append_events
 from engine.services.context import EngineContext
@@ -204,34 +204,41 @@ def save_step(
         "ended_at": ended_at,
         "incident": incident,
     }
+    # The step's own statements (instance, task rows, audit) are prepared and sent in one batch (one round trip on
+    # PostgreSQL, see prepared.batched); subscriptions, BPMN timers and the new tasks' escalation timers, when
+    # they changed, go through SQLAlchemy after it.
     conn = session.connection()
     unchanged = new_status == row.status and ended_at == row.ended_at and incident == row.incident
     update_row = _UPDATE_STATE if unchanged else _UPDATE_INSTANCE
-    if update_row.run(conn, {"b_id": row.id, "b_version": row.version, **values}) != 1:
-        raise ConflictError(f"instance {row.id} was changed by someone else; reload and try again")
-    _committed(row, values)
+    conflict = ConflictError(f"instance {row.id} was changed by someone else; reload and try again")
+    deadlines: list[HumanTask] = []
+    with batched(conn):
+        update_row.run(conn, {"b_id": row.id, "b_version": row.version, **values}, expect=1, error=conflict)
+        _committed(row, values)
 
-    ready = {} if new_status in ("cancelled", "completed") else {str(t.id): t for t in human_tasks(workflow)}
-    for task_row in loaded.open_tasks:
-        if task_row.id not in closed and task_row.task_guid not in ready:
-            closed[task_row.id] = "cancelled"
-            events.append(
-                {"action": "task.cancelled", "task_guid": task_row.task_guid, "element_id": task_row.element_id}
-            )
-    _close_tasks(session, loaded, closed, now, actor)
-    known = {t.task_guid for t in loaded.open_tasks}
-    created = [t for guid, t in ready.items() if guid not in known]
-    if created:
-        _open_tasks(session, ctx, loaded, created, events)
-    _sync_waits(session, loaded, new_status)
-    _sync_timers(session, loaded, new_status)
-    stream = f"instance:{row.id}"
-    for event in events:
-        event.setdefault("actor", actor)
-        event.setdefault("instance_id", row.id)
-    written = append_events(session, ctx.clock, stream, events, head=loaded.audit_head)
+        ready = {} if new_status in ("cancelled", "completed") else {str(t.id): t for t in human_tasks(workflow)}
+        for task_row in loaded.open_tasks:
+            if task_row.id not in closed and task_row.task_guid not in ready:
+                closed[task_row.id] = "cancelled"
+                events.append(
+                    {"action": "task.cancelled", "task_guid": task_row.task_guid, "element_id": task_row.element_id}
+                )
+        _close_tasks(session, loaded, closed, now, actor)
+        known = {t.task_guid for t in loaded.open_tasks}
+        created = [t for guid, t in ready.items() if guid not in known]
+        if created:
+            deadlines = _open_tasks(session, ctx, loaded, created, events)
+        stream = f"instance:{row.id}"
+        for event in events:
+            event.setdefault("actor", actor)
+            event.setdefault("instance_id", row.id)
+        written = append_events(session, ctx.clock, stream, events, head=loaded.audit_head)
     if written:
         loaded.audit_head = (written[-1]["seq"], written[-1]["hash"])
+    _sync_waits(session, loaded, new_status)
+    _sync_timers(session, loaded, new_status)
+    if deadlines:
+        _plan_escalations(session, ctx, loaded, deadlines)
     if row.parent_id is not None and (thrown or new_status in ("completed", "cancelled")):
         from engine.services.calls import child_ended
 
@@ -255,16 +262,16 @@ def _close_tasks(
             "completed_at": now,
             "completed_by": actor if status == "completed" else None,
         }
-        if _CLOSE_TASK.run(conn, {"b_id": task_id, **values}) != 1:
-            raise ConflictError("the task was already completed or cancelled by someone else")
+        already = ConflictError("the task was already completed or cancelled by someone else")
+        _CLOSE_TASK.run(conn, {"b_id": task_id, **values}, expect=1, error=already)
         if task_id in rows:
             _committed(rows[task_id], values)
         # Candidate rows matter only while a task is open (keeping them would make every inbox page skip history);
         # a task has some only for extra groups or named users (its lane role is on the task row itself).
         if task_id not in rows or _assignment_of(rows[task_id]).candidates():
-            _DELETE_CANDIDATES.run(conn, {"b_id": task_id})
+            _DELETE_CANDIDATES.run(conn, {"b_id": task_id}, count=False)
         if task_id in rows and rows[task_id].due_at is not None:  # its reminders and escalations are moot now
-            _CANCEL_TASK_TIMERS.run(conn, {"b_guid": rows[task_id].task_guid})
+            _CANCEL_TASK_TIMERS.run(conn, {"b_guid": rows[task_id].task_guid}, count=False)
 
 
 def _assignment_of(task: HumanTask) -> Assignment:
@@ -279,7 +286,9 @@ def _assignment_of(task: HumanTask) -> Assignment:
 
 def _open_tasks(
     session: Session, ctx: EngineContext, loaded: LoadedInstance, tasks: list[Task], events: list[dict[str, Any]]
-) -> None:
+) -> list[HumanTask]:
+    """Insert the rows of new tasks and their candidates; the rows with a due date (for their escalation timers).
+    Their ids are read back only when something needs them (candidates, a due date)."""
     now = ctx.now()
     rows, assignments = [], []
     for task in tasks:
@@ -306,12 +315,15 @@ def _open_tasks(
             }
         )
     conn = session.connection()
-    ids = [_INSERT_TASK.all(conn, row)[0][0] for row in rows]
-    deadlines = [HumanTask(id=task_id, **row) for task_id, row in zip(ids, rows, strict=True) if row["due_at"]]
-    if deadlines:
-        _plan_escalations(session, ctx, loaded, deadlines)
-    candidates = [c | {"task_id": task_id} for task_id, a in zip(ids, assignments, strict=True) for c in a.candidates()]
-    _INSERT_CANDIDATE.many(conn, candidates)
+    deadlines: list[HumanTask] = []
+    for row, assignment in zip(rows, assignments, strict=True):
+        if not row["due_at"] and not assignment.candidates():
+            _INSERT_TASK.run(conn, row, count=False)  # its id is not needed here
+            continue
+        task_id = _INSERT_TASK.all(conn, row)[0][0]
+        if row["due_at"]:
+            deadlines.append(HumanTask(id=task_id, **row))
+        _INSERT_CANDIDATE.many(conn, [c | {"task_id": task_id} for c in assignment.candidates()])
     for row, assignment in zip(rows, assignments, strict=True):
         events.append(
             {
@@ -321,6 +333,7 @@ def _open_tasks(
                 "data": assignment.describe(),
             }
         )
+    return deadlines
 
 
 def _plan_escalations(session: Session, ctx: EngineContext, loaded: LoadedInstance, rows: list[HumanTask]) -> None:

@@ -11,23 +11,26 @@ the service that owns a reserved task completes it with data it computed itself.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import String, bindparam, cast, literal, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from engine.core.forms import check_person_submission, check_size, form_fields, validate_submission
 from engine.core.runtime import find_task
 from engine.errors import ConflictError, NotFoundError, PermissionDeniedError
 from engine.persistence.models import AuditHead, HumanTask, Instance, Membership, TaskCandidate, User
-from engine.persistence.prepared import Prepared, detached
+from engine.persistence.prepared import Prepared, batched, detached
 from engine.services.audit import append_events
 from engine.services.context import EngineContext
 from engine.services.definitions import load_definition
 from engine.services.directory import acting_for, may_work_on_task, roles_of, user_capabilities
 from engine.services.inbox import inbox as inbox  # re-exported: callers use tasks.inbox(...)
 from engine.services.instance_store import OPEN, LoadedInstance, json_safe, load_instance, save_step
+
+T = TypeVar("T")
 
 
 def get_task(session: Session, task_id: int) -> HumanTask:
@@ -140,17 +143,6 @@ def task_form(session: Session, ctx: EngineContext, row: HumanTask) -> dict[str,
     return definition.forms.get(row.form_key) if row.form_key else None
 
 
-_TASK_WITH_INSTANCE = (
-    select(HumanTask, Instance)
-    .join(Instance, Instance.id == HumanTask.instance_id)
-    .where(
-        HumanTask.instance_id
-        == select(HumanTask.instance_id).where(HumanTask.id == bindparam("task_id")).scalar_subquery(),
-        HumanTask.status.in_(OPEN),
-    )
-)
-
-
 # The same as columns, prepared: the ORM's loading costs more than the rest of the read.
 _tasks_t, _instances_t = HumanTask.__table__, Instance.__table__
 _TASK_NAMES = tuple(c.key for c in _tasks_t.columns)
@@ -202,9 +194,12 @@ _TASK_WITH_INSTANCE_ROWS = Prepared(
 # On PostgreSQL the instance row is locked first, for the step: a second step on the same instance (another unit's
 # officer in a shared campaign, a timer) waits, then reads the new state (a new statement, a new snapshot) instead
 # of failing the version check. SQLite's BEGIN IMMEDIATE already serialises writers.
-_LOCK_INSTANCE_OF_TASK = (
-    select(Instance.id)
-    .where(Instance.id == select(HumanTask.instance_id).where(HumanTask.id == bindparam("task_id")).scalar_subquery())
+_LOCK_INSTANCE_OF_TASK = Prepared(
+    select(_instances_t.c.id)
+    .where(
+        _instances_t.c.id
+        == select(_tasks_t.c.instance_id).where(_tasks_t.c.id == bindparam("task_id")).scalar_subquery()
+    )
     .with_for_update()
 )
 
@@ -214,34 +209,36 @@ def _task_with_instance(
 ) -> tuple[HumanTask, Instance, list[HumanTask], tuple[int, str] | None, bool]:
     """The task, its instance, the instance's open tasks, its audit stream's head and whether ``user_id`` is a
     candidate in their own right, in one query when the task is open."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_LOCK_INSTANCE_OF_TASK, {"task_id": task_id})
-    found = _TASK_WITH_INSTANCE_ROWS.all(session.connection(), {"task_id": task_id, "user_id": user_id})
+    if session.new or session.dirty or session.deleted:  # what an ORM query would flush before reading
+        session.flush()
+    conn = session.connection()
+    with batched(conn):  # PostgreSQL: the lock, then the read once it is held, in one round trip
+        if conn.dialect.name == "postgresql":
+            _LOCK_INSTANCE_OF_TASK.run(conn, {"task_id": task_id}, count=False)
+        found = _TASK_WITH_INSTANCE_ROWS.all(conn, {"task_id": task_id, "user_id": user_id})
     cut, end = len(_TASK_NAMES), len(_TASK_NAMES) + len(_INSTANCE_NAMES)
-    instance: Instance | None
-    head, own = None, False
-    if found and not _in_session(session, found[0][cut], [r[0] for r in found]):
-        instance = detached(Instance, dict(zip(_INSTANCE_NAMES, found[0][cut:end], strict=True)))
-        head = (found[0][end], found[0][end + 1]) if found[0][end] is not None else (0, "")
-        own = bool(found[0][end + 2])
-        open_rows = [detached(HumanTask, dict(zip(_TASK_NAMES, r[:cut], strict=True))) for r in found]
-    else:  # the caller holds some of these rows already: keep working on those very objects
-        pairs = session.execute(_TASK_WITH_INSTANCE, {"task_id": task_id}).all()
-        open_rows = [p[0] for p in pairs]
-        instance = pairs[0][1] if pairs else None
+    if not found:
+        raise ConflictError(f"task {task_id} is already {get_task(session, task_id).status}")
+    instance = _as_loaded(session, Instance, dict(zip(_INSTANCE_NAMES, found[0][cut:end], strict=True)))
+    head = (found[0][end], found[0][end + 1]) if found[0][end] is not None else (0, "")
+    own = bool(found[0][end + 2])
+    open_rows = [_as_loaded(session, HumanTask, dict(zip(_TASK_NAMES, r[:cut], strict=True))) for r in found]
     row = next((r for r in open_rows if r.id == task_id), None)
-    if row is None or instance is None:
-        row = get_task(session, task_id)
-        raise ConflictError(f"task {task_id} is already {row.status}")
+    if row is None:
+        raise ConflictError(f"task {task_id} is already {get_task(session, task_id).status}")
     return row, instance, open_rows, head, own
 
 
-def _in_session(session: Session, instance_id: int, task_ids: list[int]) -> bool:
-    held = session.identity_map
-    if not len(held):
-        return False
-    keys = [identity_key(Instance, instance_id), *(identity_key(HumanTask, i) for i in task_ids)]
-    return any(k in held for k in keys)
+def _as_loaded(session: Session, cls: type[T], values: dict[str, Any]) -> T:
+    """The row as a detached object or, when the caller's session holds it already, that very object with the
+    values just read (so the caller sees what the step writes on it)."""
+    held = session.identity_map.get(identity_key(cls, values["id"])) if len(session.identity_map) else None
+    if held is None:
+        return detached(cls, values)
+    for key, value in values.items():
+        set_committed_value(held, key, value)
+    found: T = held
+    return found
 
 
 # Tasks whose data must not come from a form submission: a council ballot's choices must never enter task data,
