@@ -390,3 +390,33 @@ def test_a_sudden_national_award_goes_on_to_the_central_level(sessions, ctx, lif
     assert result["national"]["electronic_reference"] == "BNV-2024-000200"
     elements = {e for e, _ in completions(sessions, iid)}
     assert not elements & {"nom_disclosure_publish", "council_stub_results", "nom_unit_council"}
+
+
+def test_one_initiative_supports_one_award(sessions, ctx, clock, lifecycle):
+    """Decree 98/2023 Art. 4 (DOMAIN.md): the second entry relying on the same recognised initiative does not get
+    it counted again, so a Bằng khen resting on it fails the appraisal's check there; the first keeps it."""
+    iid = start(sessions, ctx, "nomination", nomination_units=["SYT"], sudden=False)
+
+    def bang_khen(name: str, ref: str) -> dict:
+        return {
+            "name": name,
+            "kind": "individual",
+            "award": "bang_khen_chu_tich",
+            "titles": [{"year": 2024, "title": "hoan_thanh_xuat_sac"}, {"year": 2023, "title": "hoan_thanh_xuat_sac"}],
+            "has_initiative": True,
+            "initiative_ref": ref,
+        }
+
+    candidates = [bang_khen("Phan Quốc Bảo", "12/QĐ-HĐSK"), bang_khen("Trần Thị Mai", " 12/qđ-hđsk")]
+    complete(sessions, ctx, one_task(sessions, iid, "nom_unit_council"), "nga.vt",
+             {"meeting_date": "2024-11-25", "unit_candidates": candidates})  # fmt: skip
+    for task in by_candidate(sessions, ctx, iid, "dossier_prepare").values():
+        complete(sessions, ctx, task, "linh.tm", {"documents": DOCS, "achievement_summary": "Sáng kiến"})
+    for task in by_candidate(sessions, ctx, iid, "dossier_sign").values():
+        complete(sessions, ctx, task, "duc.hm", {"head_decision": "sign"})
+    appraise = by_candidate(sessions, ctx, iid, "dossier_appraise")
+    first = task_data(sessions, ctx, appraise["Phan Quốc Bảo"])
+    second = task_data(sessions, ctx, appraise["Trần Thị Mai"])
+    assert first["findings"] == [] and "initiative_reused_from" not in first["candidate"]
+    assert second["findings"] == ["no_outstanding_or_two_excellent_years"]
+    assert second["candidate"]["initiative_reused_from"] == first["candidate"]["candidate_id"]
