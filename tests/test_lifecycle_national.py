@@ -381,3 +381,15 @@ def test_the_council_counts_national_awards_on_the_whole_membership(award, agree
     (result,) = tally([candidate], [], members, present, slips, council_rules_in_force(COUNCIL, on))
     assert (result.passed, result.counted_on, result.basis) == (passed, "membership", 100)
     assert result.share == (Fraction(9, 10) if award == "chien_si_thi_dua_toan_quoc" else Fraction(4, 5))
+
+
+@pytest.mark.parametrize(("on", "share"), [(date(2025, 7, 1), Fraction(1, 2)), (date(2026, 1, 1), Fraction(4, 5))])
+def test_bang_khen_thu_tuong_takes_the_provinces_own_threshold(on, share):
+    """Decree 152 names no share for Bằng khen của Thủ tướng: under the national default the default threshold
+    applies (half of the membership); the province's 2026 instrument sets 80%, above its own Bằng khen's 70%."""
+    members = [f"m{i}" for i in range(100)]
+    candidate = {"candidate_id": "bk", "award": "bang_khen_thu_tuong", "kind": "individual", "unit_id": "SYT"}
+    slips = [("bk", "agree")] * 79 + [("bk", "disagree")] * 21
+    (result,) = tally([candidate], [], members, members, slips, council_rules_in_force(COUNCIL, on))
+    assert (result.share, result.counted_on) == (share, "membership")
+    assert result.passed is (share == Fraction(1, 2))  # 79 of 100: enough for half, not for 80%
