@@ -46,6 +46,69 @@ FORMAT_METHODS = frozenset({"format", "format_map"})
 
 FORBIDDEN_ATTRIBUTES = FORMAT_METHODS | frozenset({"mro", "gi_frame", "f_globals", "f_locals"})
 
+_NO_USER = (
+    "scripts run without a signed-in user: who started the instance and who completed each task is in the instance "
+    "history; to use a person in the process, ask for them in a form field or route the task by lane (role and unit)"
+)
+_ADMIN = "SpiffArena administration is not available to models here; do it in the admin pages"
+SPIFFARENA_FUNCTIONS: dict[str, str] = {
+    "get_current_user": _NO_USER,
+    "get_process_initiator_user": _NO_USER,
+    "get_last_user_completing_task": _NO_USER,
+    "get_user": _NO_USER,
+    "get_user_by_id": _NO_USER,
+    "get_users_assigned_to_task": _NO_USER,
+    "get_usernames_waiting_for_task": _NO_USER,
+    "get_groups_for_user": _NO_USER,
+    "get_group_members": "route the task by lane (role and unit) instead of naming the members",
+    "get_task_potential_owners": "route the task by lane (role and unit) instead of naming the owners",
+    "get_localtime": "write datetime.now() (the engine's clock, in Asia/Ho_Chi_Minh)",
+    "get_env": "models do not read the server's environment; put the value in the process data",
+    "get_secret": "models do not read secrets; a connector (service task) holds them",
+    "get_frontend_url": "links to tasks are in the notifications; do not build them in scripts",
+    "get_url_for_task": "links to tasks are in the notifications; do not build them in scripts",
+    "get_url_for_task_with_bpmn_identifier": "links to tasks are in the notifications; do not build them in scripts",
+    "markdown_file_download_link": "attached files are listed on the task page; do not build links in scripts",
+    "get_encoded_file_data": "attached files are listed on the task page; do not read them in scripts",
+    "get_task_data_value": "write name if is_defined('name') else default",
+    "get_current_task_info": "the task's own data are the variables you can read",
+    "get_toplevel_process_info": "the process data are the variables you can read",
+    "get_process_info": "the process data are the variables you can read",
+    "update_task_data_with_dictionary": "assign the variables directly (a = 1)",
+    "get_dmn": "call the decision from a business rule task",
+    "set_user_properties": _ADMIN,
+    "get_user_properties": _ADMIN,
+    "add_user_to_group": _ADMIN,
+    "add_permission": _ADMIN,
+    "clear_permissions": _ADMIN,
+    "refresh_permissions": _ADMIN,
+    "get_all_permissions": _ADMIN,
+    "delete_process_instances_with_criteria": _ADMIN,
+    "save_process_instance_metadata": _ADMIN,
+    "set_feature_flags": _ADMIN,
+}
+"""SpiffArena's script functions (spiffworkflow-backend ``scripts/``): none exists here, so each is refused at
+lint with what to write instead."""
+
+_NO_IMPORT = "date, datetime and timedelta need no import (datetime.now(), date.today(), timedelta(days=1))"
+MODULE_HINTS: dict[str, str] = {
+    "datetime": _NO_IMPORT,
+    "time": "write datetime.now() (the engine's clock, in Asia/Ho_Chi_Minh)",
+    "json": "task data are already JSON values: build dicts and lists directly (str(x) for text)",
+    "math": "use round(), abs(), min(), max(), sum(), ** and //",
+    "decimal": "use numbers and round(x, 2)",
+    "random": "a script must give the same result every time it runs",
+    "uuid": "a script must give the same result every time it runs (the instance has its own id)",
+    "re": "use the string methods (split, replace, startswith, endswith, find, isdigit...)",
+    "pytz": "datetime.now() is already in Asia/Ho_Chi_Minh; parse dates with date.fromisoformat(text) or "
+    "datetime.strptime(text, format)",
+    "dateparser": "parse dates with date.fromisoformat(text) or datetime.strptime(text, format)",
+    "zoneinfo": "datetime.now() is already in Asia/Ho_Chi_Minh",
+    "calendar": "use date(...), .weekday() and timedelta(days=...)",
+}
+"""Modules SpiffArena scripts import or reach (SpiffArena's script globals include datetime, time, json, decimal,
+uuid, pytz, dateparser): refused with what to write instead."""
+
 _EXPRESSION_NODES: frozenset[type[ast.AST]] = frozenset(
     {
         ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv,
@@ -69,7 +132,7 @@ _REFUSAL_REASONS: dict[type[ast.AST], str] = {
     ast.AsyncFunctionDef: "def is not allowed",
     ast.ClassDef: "class is not allowed",
     ast.With: "with is not allowed",
-    ast.Try: "try is not allowed",
+    ast.Try: "try is not allowed (test first: if x is not None, if 'key' in d, if is_defined('x'))",
     ast.Raise: "raise is not allowed",
     ast.While: "while is not allowed (use for over a range)",
     ast.Global: "global is not allowed",
@@ -122,7 +185,35 @@ class _Checker(ast.NodeVisitor):
         elif node.id in FORBIDDEN_NAMES:
             self.refuse(node, f"'{node.id}' is not allowed")
 
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self._refuse_import(node, alias.name)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        self._refuse_import(node, node.module or ".")
+
+    def _refuse_import(self, node: ast.AST, module: str) -> None:
+        hint = MODULE_HINTS.get(module.split(".")[0])
+        suffix = f"; {hint}" if hint else "; scripts use the functions the engine gives (len, sum, round, date...)"
+        self.refuse(node, f"import {module} is not allowed{suffix}")
+
     def visit_Attribute(self, node: ast.Attribute) -> None:
+        base = node.value.id if isinstance(node.value, ast.Name) else None
+        if base == "datetime" and node.attr in ("datetime", "date", "timedelta", "time"):
+            self.refuse(node, f"datetime.{node.attr} is the module's name for it; {_NO_IMPORT}")
+            return
+        if base in ("datetime", "date") and node.attr in ("utcnow", "utcfromtimestamp", "fromtimestamp"):
+            self.refuse(
+                node,
+                f"{base}.{node.attr}() is not available; write datetime.now() (the engine's clock, in "
+                "Asia/Ho_Chi_Minh)",
+            )
+            return
+        data_like = node.attr in ALL_ALLOWED_ATTRIBUTE_NAMES and node.attr != base
+        if base in MODULE_HINTS and base != "datetime" and not data_like:
+            # json.dumps, time.time; a variable that happens to be called time (time.hour) is still data
+            self.refuse(node, f"{base}.{node.attr}: the {base} module is not available here; {MODULE_HINTS[base]}")
+            return
         if node.attr.startswith("_"):
             self.refuse(node, f"attribute '.{node.attr}' is not allowed (names starting with _ are reserved)")
         elif node.attr in FORMAT_METHODS:
@@ -138,7 +229,12 @@ class _Checker(ast.NodeVisitor):
         self.visit(node.value)
 
     def visit_Call(self, node: ast.Call) -> None:
-        if isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_CALLS:
+        if isinstance(node.func, ast.Name) and node.func.id in SPIFFARENA_FUNCTIONS:
+            name = node.func.id
+            self.refuse(node, f"{name}() is a SpiffArena function, not available here; {SPIFFARENA_FUNCTIONS[name]}")
+        elif isinstance(node.func, ast.Name) and node.func.id == "print":
+            self.refuse(node, "calling 'print' is not allowed (a script has no output; set a variable instead)")
+        elif isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_CALLS:
             self.refuse(node, f"calling '{node.func.id}' is not allowed")
         elif not isinstance(node.func, ast.Name | ast.Attribute):
             self.refuse(node, "only named functions and whitelisted methods can be called")

@@ -73,7 +73,9 @@ DEFAULT_FUNCTIONS: dict[str, Callable[..., Any]] = {
 }
 """The documented pure function set every expression and script can call (see the comment on each entry)."""
 
-_DATE_ATTRS = {"year", "month", "day", "weekday", "isoweekday", "isoformat", "isocalendar", "toordinal", "replace"}
+_DATE_ATTRS = {
+    "year", "month", "day", "weekday", "isoweekday", "isoformat", "isocalendar", "toordinal", "replace", "strftime",
+}  # fmt: skip
 _TIME_ATTRS = {"hour", "minute", "second", "microsecond", "date", "time", "timestamp"}
 
 ALLOWED_ATTRIBUTES: dict[type, frozenset[str]] = {
@@ -118,7 +120,14 @@ ALLOWED_ATTRIBUTES: dict[type, frozenset[str]] = {
 }
 """Attribute names allowed per exact type; anything else (and anything starting with ``_``) is refused."""
 
-ALL_ALLOWED_ATTRIBUTE_NAMES = frozenset().union(*ALLOWED_ATTRIBUTES.values())
+CLASS_ATTRIBUTES: dict[type, frozenset[str]] = {
+    _dt.datetime: frozenset({"now", "today", "fromisoformat", "strptime", "combine"}),
+    _dt.date: frozenset({"today", "fromisoformat"}),
+}
+"""Attributes of the ``date`` and ``datetime`` functions themselves, as SpiffArena scripts use them
+(``datetime.now()``, ``date.fromisoformat(text)``). ``now``/``today`` read the engine's clock, in Asia/Ho_Chi_Minh."""
+
+ALL_ALLOWED_ATTRIBUTE_NAMES = frozenset().union(*ALLOWED_ATTRIBUTES.values(), *CLASS_ATTRIBUTES.values())
 """Static check: the attribute name must be allowed on at least one type (the type is known only at run time)."""
 
 
@@ -197,8 +206,20 @@ def guarded_join(separator: str, items: Iterable[str]) -> str:
     return separator.join(parts)
 
 
+def guarded_strftime(value: _dt.date, pattern: str) -> str:
+    """``date.strftime``/``datetime.strftime`` refusing padding widths above MAX_FORMAT_WIDTH (``%1000000Y``)."""
+    if not isinstance(pattern, str):
+        raise FeatureNotAvailable("strftime takes a format text, e.g. '%d/%m/%Y'")
+    check_format_spec(pattern)
+    if len(pattern) > MAX_FORMAT_WIDTH:
+        raise IterableTooLong(f"strftime format longer than {MAX_FORMAT_WIDTH}")
+    return value.strftime(pattern)
+
+
 GUARDED_METHODS: dict[tuple[type, str], Callable[..., Any]] = {
     (str, "replace"): guarded_replace,
     (str, "join"): guarded_join,
+    (_dt.date, "strftime"): guarded_strftime,
+    (_dt.datetime, "strftime"): guarded_strftime,
 }
 """Whitelisted methods that could still build huge results; called through a size check instead."""

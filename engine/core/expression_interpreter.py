@@ -26,8 +26,10 @@ from simpleeval import (
     NameNotDefined,
 )
 
+from engine.core.business_calendar import LOCAL_TZ
 from engine.core.expression_functions import (
     ALLOWED_ATTRIBUTES,
+    CLASS_ATTRIBUTES,
     GUARDED_METHODS,
     MAX_RANGE,
     MAX_WORK,
@@ -130,6 +132,8 @@ class Interpreter(EvalWithCompoundTypes):
         if attr.startswith("_"):
             raise FeatureNotAvailable(f"attribute '.{attr}' is not allowed")
         value = self._eval(node.value)
+        if value is dt.datetime or value is dt.date:
+            return self._class_attribute(value, attr)
         kind = type(value)
         if attr not in ALLOWED_ATTRIBUTES.get(kind, ()):
             raise FeatureNotAvailable(f"attribute '.{attr}' is not allowed on {kind.__name__}")
@@ -137,6 +141,23 @@ class Interpreter(EvalWithCompoundTypes):
         if guarded is not None:
             return functools.partial(self._call_guarded, guarded, value)
         return getattr(value, attr)
+
+    def _class_attribute(self, cls: type, attr: str) -> Any:
+        """``datetime.now()``, ``date.today()`` (the engine's clock, in Asia/Ho_Chi_Minh) and the parsing
+        constructors; nothing else of the classes."""
+        if attr not in CLASS_ATTRIBUTES.get(cls, ()):
+            raise FeatureNotAvailable(f"attribute '.{attr}' is not allowed on {cls.__name__}")
+        if attr in ("now", "today"):
+            clock = self.functions.get("now")
+            if clock is None:
+                raise FeatureNotAvailable(f"{cls.__name__}.{attr}() needs the engine's clock, which is not given here")
+
+            def local_now() -> Any:
+                current = clock().astimezone(LOCAL_TZ)
+                return current if cls is dt.datetime else current.date()
+
+            return local_now
+        return getattr(cls, attr)
 
     def _is_defined(self, node: ast.Call) -> bool:
         """``is_defined('x')``: whether the data has a variable ``x`` (FEEL reads a missing variable as null; the
