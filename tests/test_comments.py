@@ -49,12 +49,10 @@ def test_a_comment_is_stored_audited_shown_and_told_to_the_others(world: World, 
     assert world.client("hoa.nt").get(f"/api/v1/instances/{world.syt_instance}/comments").status_code == 403
     made = officer.post(f"/api/v1/instances/{world.syt_instance}/comments", json={"body": "Đã rõ", "task": review.id})
     assert made.status_code == 201 and made.get_json()["author_name"] == "Trần Mỹ Linh"
-    assert ("comment" in [k for k, _ in _kinds(sessions, "duc.hm")])
+    assert "comment" in [k for k, _ in _kinds(sessions, "duc.hm")]
     stranger = world.client("hoa.nt").post(f"/api/v1/instances/{world.syt_instance}/comments", json={"body": "x"})
     assert stranger.status_code == 403
-    wrong = officer.post(
-        f"/api/v1/instances/{world.syt_instance}/comments", json={"body": "x", "task": world.sgd_task}
-    )
+    wrong = officer.post(f"/api/v1/instances/{world.syt_instance}/comments", json={"body": "x", "task": world.sgd_task})
     assert wrong.status_code == 422
 
 

@@ -197,7 +197,8 @@ def web(db_engine, sessions, clock, campaign):
 def _officer_and_head(sessions, clock) -> tuple[str, str]:
     with sessions() as s:
         unit = load_campaign(PROVINCE / "campaign.yaml").units[0]
-        return users_with_role(s, "unit_officer", unit, clock.now())[0], users_with_role(s, "unit_head", unit, clock.now())[0]
+        officer = users_with_role(s, "unit_officer", unit, clock.now())[0]
+        return officer, users_with_role(s, "unit_head", unit, clock.now())[0]
 
 
 def test_sở_nội_vụ_sees_every_unit_a_head_their_own_an_officer_nothing(web, sessions, clock):

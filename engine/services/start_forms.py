@@ -49,6 +49,7 @@ class Setting:
     council_unit: str
     units: list[str]
     blocks: list[dict[str, Any]]
+    unit_cycles: dict[str, str]  # units on a report cycle of their own (rules' periodic.cycles)
     based_on: str | None  # the business key of the campaign the units and blocks come from
 
 
@@ -83,10 +84,13 @@ def setting(session: Session) -> Setting:
     known = {u.id: u.kind for u in session.execute(select(OrgUnit.id, OrgUnit.kind))}
     units = [str(u) for u in previous.get("units") or [] if u in known]
     blocks = [dict(b) for b in previous.get("blocks") or [] if isinstance(b, dict)]
+    raw_cycles = previous.get("unit_cycles")
+    cycles = {str(u): str(c) for u, c in (raw_cycles.items() if isinstance(raw_cycles, dict) else []) if u in units}
     if not units:  # no campaign yet: every unit of the organisation that is not the province's own bodies
         units = sorted(u for u, k in known.items() if k not in NOT_PARTICIPANTS and u not in {home_affairs})
-        blocks = []
-    return Setting(province, home_affairs, council, units, blocks, newest.business_key if newest else None)
+        blocks, cycles = [], {}
+    based_on = newest.business_key if newest else None
+    return Setting(province, home_affairs, council, units, blocks, cycles, based_on)
 
 
 def _year(value: Any, problems: dict[str, str]) -> int | None:
@@ -155,6 +159,8 @@ def start_campaign(
         "blocks": [dict(b) for b in found.blocks],
         **rules_start_data(sets, day),
     }
+    known_cycles = ((launch["rules"].get("periodic") or {}).get("cycles")) or {}
+    launch["unit_cycles"] = {u: c for u, c in found.unit_cycles.items() if c in known_cycles}
     return instances.start_instance(
         session, ctx, key=CAMPAIGN_KEY, business_key=key, unit_id=found.province_unit, data=launch, actor=actor
     )
