@@ -35,6 +35,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, abort, current_app, g, request, session
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.wrappers import Response
 
@@ -176,6 +177,8 @@ def _from_bearer(header: str) -> Credential:
     try:
         with read_sessions()() as db:
             row = token_owner(db, secret.strip(), engine_context().now())
+            if "tdkt_principal" not in g:
+                _principal_with(db, row.user_id)
             return Credential(row.user_id, row.id, frozenset(row.scopes or ()))
     except TokenRefused as err:
         raise LoginRequired(description=f"{err}; create a new one: POST /api/v1/tokens") from None
@@ -188,6 +191,8 @@ def _from_cookie() -> Credential | None:
     now = engine_context().now()
     with read_sessions()() as db:
         found = session_user(db, token, now, idle=_minutes("TDKT_SESSION_IDLE_MINUTES"))
+        if found is not None and "tdkt_principal" not in g:
+            _principal_with(db, found[0])
     if found is None:
         return None
     user_id, touch_due = found
@@ -195,6 +200,16 @@ def _from_cookie() -> Credential | None:
         with sessions()() as db, db.begin():
             touch_session(db, token, now)
     return Credential(user_id, None, frozenset(SCOPES))
+
+
+def _principal_with(db: Session, user_id: str) -> None:
+    """The request's principal (``api.authz.current_user``) read in the session that found its credential: one
+    read session per request for both. Left for ``current_user`` to settle when the user is no longer active."""
+    from api.authz import load_principal  # authz reads the credential through this module
+
+    principal = load_principal(db, user_id)
+    if principal is not None:
+        g.tdkt_principal = principal
 
 
 def request_credential() -> Credential | None:
@@ -208,10 +223,13 @@ def request_credential() -> Credential | None:
 
 
 def check_token_scope() -> None:
-    """Before each request: an API token without the ``write`` scope may only read."""
-    if not _is_api() or "Authorization" not in request.headers:
+    """Before each request: an API token without the ``write`` scope may only read. Every API request's credential
+    is worked out here, so that its principal is read in the same session (``_principal_with``)."""
+    if not _is_api():
         return
     credential = request_credential()
+    if "Authorization" not in request.headers:
+        return
     if credential is not None and "write" not in credential.scopes and request.method not in READ_METHODS:
         raise PermissionDeniedError(f"API token {credential.token_id} may only read (scope 'read'): GET requests only")
 

@@ -106,14 +106,26 @@ def _visible(db: Session, p: Principal, task_id: int, *, to_work_on: bool = Fals
     return row
 
 
+def _holds_lane(p: Principal, row: HumanTask) -> bool:
+    """Whether ``p`` holds the task's lane role in its unit (in any unit when it has none): then ``check_task`` and
+    ``may_work_on`` both pass, as the principal's roles already say, without asking the database again."""
+    return row.role_id is not None and any(
+        r == row.role_id and (row.unit_id is None or u == row.unit_id) for r, u in p.roles
+    )
+
+
 def _step(task_id: int, act: Callable[[Session, EngineContext, str], object], *, to_work_on: bool = False) -> Any:
     """One change to a task in one transaction: may the caller see it (or work on it), then the service's step;
-    answers the task as it is afterwards."""
+    answers the task as it is afterwards — the row the service hands back, with its names read in the same
+    transaction (else read again after it)."""
     p = require_user()
+    ctx = engine_context()
     with sessions()() as db, db.begin():
-        _visible(db, p, task_id, to_work_on=to_work_on)
-        act(db, engine_context(), p.user_id)
-    return _answer(task_id)
+        if not _holds_lane(p, tasks.get_task(db, task_id)):
+            _visible(db, p, task_id, to_work_on=to_work_on)
+        done = act(db, ctx, p.user_id)
+        view = task_views(db, ctx, [done])[0] if isinstance(done, HumanTask) and done.id == task_id else None
+    return jsonify(task_json(view)) if view is not None else _answer(task_id)
 
 
 @bp.post(f"/tasks/<{ID}:task_id>/claim")
