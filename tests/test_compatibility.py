@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.core.compatibility import PROBES, probe_rows, render
+from engine.core.compatibility import PROBES, RUNTIME, probe_rows, render
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "COMPATIBILITY.md"
 
@@ -23,3 +23,10 @@ def test_every_refused_or_warned_probe_says_why() -> None:
     for construct, status, message in rows:
         assert status in ("supported", "supported, with a warning", "refused"), construct
         assert (status == "supported") == (message == ""), (construct, status, message)
+
+
+def test_every_run_time_row_names_a_test_that_exists() -> None:
+    root = DOC.parents[1]
+    for construct, _, reference in RUNTIME:
+        path, name = reference.split("::")
+        assert f"def {name}(" in (root / path).read_text(encoding="utf-8"), (construct, reference)

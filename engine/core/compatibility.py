@@ -63,6 +63,23 @@ _SCRIPT = (
     '<camunda:inputParameter name="a"><camunda:script scriptFormat="groovy">1</camunda:script></camunda:inputParameter>'
 )
 
+
+def _condition(text: str) -> str:
+    """An exclusive gateway whose one conditional flow carries ``text`` (XML-escaped), the other the default."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;")
+    return (
+        '<bpmn:exclusiveGateway id="x" default="f2" /><bpmn:sequenceFlow id="f3" sourceRef="x" targetRef="end">'
+        f"<bpmn:conditionExpression>{escaped}</bpmn:conditionExpression></bpmn:sequenceFlow>"
+    )
+
+
+def _script(text: str) -> str:
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;")
+    return f'<bpmn:scriptTask id="x" scriptFormat="python"><bpmn:script>{escaped}</bpmn:script></bpmn:scriptTask>'
+
+
+_SHADOW = '<camunda:inputParameter name="status">${"review"}</camunda:inputParameter>'
+
 # (construct, model body: the element with id "x" between the start and end events)
 PROBES: list[tuple[str, str]] = [
     ("timeDuration ISO 8601 (PT10M)", _timer("timeDuration", "PT10M")),
@@ -73,6 +90,8 @@ PROBES: list[tuple[str, str]] = [
     ("timeCycle ISO 8601 repeating (R3/PT10M)", _timer("timeCycle", "R3/PT10M")),
     ("timeCycle cron, fixed period (0 0/5 * * * ?)", _timer("timeCycle", "0 0/5 * * * ?")),
     ("timeCycle cron, weekdays (0 0 9 ? * MON-FRI)", _timer("timeCycle", "0 0 9 ? * MON-FRI")),
+    ("timeCycle cron, a step that does not divide the hour (0 0/7 * * * ?)", _timer("timeCycle", "0 0/7 * * * ?")),
+    ("timeCycle cron, daily at a clock time (0 30 8 * * ?)", _timer("timeCycle", "0 30 8 * * ?")),
     ("camunda:inputOutput on a user task", _io("userTask", _IN + _OUT)),
     (
         "camunda:inputOutput on a script task",
@@ -94,6 +113,7 @@ PROBES: list[tuple[str, str]] = [
     ("camunda:inputOutput camunda:list value", _io("userTask", _LIST)),
     ("camunda:inputOutput camunda:map value", _io("userTask", _MAP)),
     ("camunda:inputOutput camunda:script value", _io("userTask", _SCRIPT)),
+    ("camunda:inputOutput input named like a process variable", _io("userTask", _SHADOW)),
     (
         "camunda:taskListener",
         '<bpmn:userTask id="x"><bpmn:extensionElements><camunda:taskListener event="create" class="a.B" />'
@@ -129,10 +149,67 @@ PROBES: list[tuple[str, str]] = [
     ("call activity to a process not deployed", '<bpmn:callActivity id="x" calledElement="elsewhere" />'),
     ("business rule task to a decision not deployed", '<bpmn:businessRuleTask id="x" camunda:decisionRef="nowhere" />'),
     ("business rule task, decisionRef an expression", '<bpmn:businessRuleTask id="x" camunda:decisionRef="${key}" />'),
+    (
+        "Zeebe FEEL condition, comparison and boolean (=amount > 1000 and approved = true)",
+        _condition("=amount > 1000 and approved = true"),
+    ),
+    ('Zeebe FEEL condition, string literal (=status = "ok" and x < 3)', _condition('=status = "ok" and x < 3')),
+    ("Zeebe FEEL condition, not(...) (=not(approved))", _condition("=not(approved)")),
+    ("Zeebe FEEL condition, null check (=note = null, also true when note is missing)", _condition("=note = null")),
+    ("Zeebe FEEL condition, function call (=count(items) > 0)", _condition("=count(items) > 0")),
+    ('Zeebe FEEL condition, in a list (=status in ["a", "b"])', _condition('=status in ["a", "b"]')),
+    ("Zeebe FEEL condition, some ... satisfies", _condition("=some i in items satisfies i > 3")),
+    ("Zeebe FEEL condition, Python's == (== 1)", _condition("== 1")),
+    ("SpiffArena script: del", _script("a = 1\ndel a")),
+    ("SpiffArena script: list and dict comprehensions", _script("a = [i for i in range(3)]\nb = {i: i for i in a}")),
+    (
+        "SpiffArena script: datetime.now(), date.today(), strftime",
+        _script("a = datetime.now().strftime('%d/%m/%Y')\nb = date.today().isoformat()"),
+    ),
+    ("SpiffArena script: len() and f-strings", _script("a = [1, 2]\nb = f'{len(a)} items'")),
+    ("SpiffArena script: get_current_user()", _script("a = get_current_user()")),
+    ("SpiffArena script: get_process_initiator_user()", _script("a = get_process_initiator_user()")),
+    ("SpiffArena script: import", _script("from datetime import datetime")),
+    ("SpiffArena script: json.dumps", _script("a = json.dumps({})")),
+    ("SpiffArena script: try/except", _script("try:\n    a = 1\nexcept Exception:\n    a = 2")),
+    ("script reading a frame attribute (g.gi_frame)", _script("a = g.gi_frame")),
     ("data store reference", '<bpmn:task id="x" /><bpmn:dataStoreReference id="ds" />'),
     ("element unknown to BPMN (schema)", '<bpmn:task id="x"><bpmn:frobnicate /></bpmn:task>'),
     ("flow to a missing element", '<bpmn:task id="x" /><bpmn:sequenceFlow id="f9" sourceRef="x" targetRef="ghost" />'),
     ("two elements with one id", '<bpmn:task id="x" /><bpmn:task id="x" />'),
+]
+
+
+# What a construct does when the process runs, beyond lint: (construct, behaviour, the test that shows it).
+RUNTIME: list[tuple[str, str, str]] = [
+    (
+        "timeCycle cron with a fixed period (Camunda 7 Quartz form)",
+        "first fires at the next time the cron names on the clock, in Asia/Ho_Chi_Minh (0 0/5 * * * ? at the next "
+        "multiple of five minutes), then every period; forever, as Quartz",
+        "tests/test_timers.py::test_a_camunda_cron_cycle_is_due_on_the_clock_in_the_scheduler",
+    ),
+    (
+        "camunda:inputOutput input named like a process variable",
+        "the input shadows the variable during the activity; afterwards the variable has its value from before "
+        "(kept across a save and restore of the instance), unless an output parameter maps it",
+        "tests/test_camunda_constructs.py::test_an_input_named_like_a_process_variable_shadows_it_only_during_the"
+        "_activity",
+    ),
+    (
+        "Zeebe FEEL condition with a null check (=note = null)",
+        "true when the variable is null or missing, as FEEL reads a missing variable as null",
+        "tests/test_zeebe_models.py::test_zeebe_feel_conditions_route_as_in_zeebe",
+    ),
+    (
+        "SpiffArena script datetime.now() / date.today()",
+        "the engine's clock (a test's manual clock too), in Asia/Ho_Chi_Minh, timezone-aware",
+        "tests/test_spiffarena_scripts.py::test_the_common_constructs_run_in_the_engine",
+    ),
+    (
+        "DMN 1.1 file (namespace http://www.omg.org/spec/DMN/20151101/dmn.xsd)",
+        "checked against the OMG DMN 1.1 schema shipped in engine/core/schemas/dmn11/",
+        "tests/test_broken_models.py::test_a_dmn_11_file_is_schema_checked",
+    ),
 ]
 
 
@@ -193,6 +270,8 @@ def render() -> str:
         "| --- | --- | --- |",
     ]
     out += [f"| {_cell(c)} | {s} | {_cell(m)} |" for c, s, m in probe_rows()]
+    out += ["", "## When the process runs", "", "| construct | behaviour | shown by |", "| --- | --- | --- |"]
+    out += [f"| {_cell(c)} | {_cell(b)} | `{t}` |" for c, b, t in RUNTIME]
     for title, folder, base in (
         ("The outside corpus (`../shared/corpus/`), each file alone", CORPUS, CORPUS),
         ("Deliberately broken models (`tests/fixtures/broken/`)", FIXTURES, FIXTURES),
