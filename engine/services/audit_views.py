@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from engine.core.business_calendar import LOCAL_TZ
 from engine.core.xml_safety import parse_xml
 from engine.errors import DefinitionError, ValidationError
-from engine.persistence.models import AuditEvent, AuditHead, Definition, HumanTask, Instance, OrgUnit, User
+from engine.persistence.models import AuditEvent, AuditHead, Definition, HumanTask, Instance, OrgUnit, Role, User
 from engine.services.audit import _walk, instance_stream
 from engine.services.context import EngineContext
 from engine.services.definitions import load_definition
@@ -393,6 +393,26 @@ _NOTE_KEYS = {
 }
 
 
+_PEOPLE = ("assignee", "previous_assignee", "from", "to")
+
+
+def _role_names(session: Session, ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    return dict(session.execute(select(Role.id, Role.name).where(Role.id.in_(ids))).all())
+
+
+def local_time(value: str) -> str:
+    """An ISO time as people here read it (dd/mm/yyyy HH:MM, Asia/Ho_Chi_Minh); the text itself if it is none."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        return moment.strftime("%d/%m/%Y %H:%M")
+    return moment.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M")
+
+
 def _form_props(definition: Definition | None) -> dict[str, dict[str, Any]]:
     """Every field of the definition's forms by key (the first form that names it gives its title)."""
     props: dict[str, dict[str, Any]] = {}
@@ -430,7 +450,12 @@ def timelines(session: Session, instances: list[Instance]) -> dict[int, list[Tim
         d.id: d
         for d in session.scalars(select(Definition).where(Definition.id.in_({i.definition_id for i in instances})))
     }
-    names = user_names(session, {e.actor for e in events if e.actor})
+    people = {e.actor for e in events if e.actor}
+    people |= {str(e.data[k]) for e in events if isinstance(e.data, dict) for k in _PEOPLE if e.data.get(k)}
+    names = user_names(session, people)
+    roles = _role_names(
+        session, {str(e.data["role"]) for e in events if isinstance(e.data, dict) and e.data.get("role")}
+    )
     unit_ids = {i.unit_id for i in instances if i.unit_id} | {t.unit_id for t in task_rows.values() if t.unit_id}
     unit_ids |= {str(e.data["unit"]) for e in events if isinstance(e.data, dict) and e.data.get("unit")}
     units = unit_names(session, unit_ids)
@@ -475,15 +500,19 @@ def timelines(session: Session, instances: list[Instance]) -> dict[int, list[Tim
             state[key] = changed[key]
         for key in _NOTE_KEYS.get(event.action, ()):
             if data.get(key) not in (None, ""):
-                entry.details.append((key, _shown({}, data[key])))
+                value = names.get(str(data[key]), str(data[key])) if key in _PEOPLE else _shown({}, data[key])
+                entry.details.append((key, value))
         if event.action == "task.created":
-            for key in ("role", "assignee", "due_at"):
-                if data.get(key):
-                    entry.details.append((key, str(data[key])))
+            if data.get("role"):
+                entry.details.append(("role", roles.get(str(data["role"]), str(data["role"]))))
+            if data.get("assignee"):
+                entry.details.append(("assignee", names.get(str(data["assignee"]), str(data["assignee"]))))
+            if data.get("due_at"):
+                entry.details.append(("due_at", local_time(str(data["due_at"]))))
         elif event.action == "call.started":
             entry.details.append(("children", ", ".join(str(c) for c in data.get("children") or [])))
         elif event.action == "timer.fired" and data.get("due_at"):
-            entry.details.append(("due_at", str(data["due_at"])))
+            entry.details.append(("due_at", local_time(str(data["due_at"]))))
         out[instance.id].append(entry)
     return out
 
