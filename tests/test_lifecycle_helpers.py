@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.persistence.models import AuditEvent, HumanTask
-from engine.services import instances, tasks
+from engine.services import certificates, instances, tasks
 from engine.services.calls import descendants
 from engine.services.context import EngineContext
 from engine.services.definitions import deploy
@@ -100,7 +100,10 @@ def who(task: HumanTask) -> tuple[str, str | None, str | None]:
 
 def complete(sessions, ctx, task: HumanTask, user: str, data: dict[str, Any]) -> None:
     with sessions() as s, s.begin():
-        tasks.complete(s, ctx, task.id, user, data)
+        if task.form_key == certificates.FORM_KEY:  # the Chairman's decision has its own service (and page)
+            certificates.sign_decision(s, ctx, task.id, user, **data)
+        else:
+            tasks.complete(s, ctx, task.id, user, data)
 
 
 def data_of(sessions, ctx, instance_id: int) -> dict[str, Any]:

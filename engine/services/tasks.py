@@ -249,6 +249,8 @@ RESERVED_FORM_KEYS: dict[str, str] = {
     "council_ballot": "ballots.cast_ballot",
     "council_written_ballot": "ballots.cast_ballot (written=True) or ballots.record_no_written_vote",
     "council_tally": "ballots.tally_meeting",
+    # the Chairman's decision makes the certificates and tells refused candidates' units why: one path for it
+    "nom_decision": "certificates.sign_decision (the decision page, /council/decisions/ID)",
 }
 
 

@@ -297,7 +297,7 @@ FILLERS: dict[str, Filler] = {
     },
     "nom_decision": lambda r, d, b: {
         "decision_number": f"{r.randint(1000, 3999)}/QĐ-UBND",
-        "signed_date": "2024-12-20",
+        "signed_date": f"{d.get('campaign_year', 2024)}-12-20",
     },
     "nom_certificates": lambda r, d, b: {"certificates_issued": len(d.get("awarded", [])), "notified": True},
     "council_stub_results": lambda r, d, b: _council(r, d, b),

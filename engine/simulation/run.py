@@ -23,7 +23,7 @@ from engine.clock import ManualClock
 from engine.core.runtime import find_task
 from engine.errors import EngineError
 from engine.persistence.models import HumanTask, OrgUnit
-from engine.services import instances, tasks
+from engine.services import certificates, instances, tasks
 from engine.services.context import EngineContext
 from engine.services.directory import users_with_role
 from engine.services.instance_store import OPEN, load_instance
@@ -103,7 +103,17 @@ class Simulation:
             schema = tasks.task_form(session, self.ctx, row)
             submission = fill_form(row.form_key, schema, data, self.rng, self.behaviour)
             started = perf_counter()
-            tasks.complete(session, self.ctx, row_id, user, submission)
+            if row.form_key == certificates.FORM_KEY:  # the Chairman signs on the decision page
+                certificates.sign_decision(
+                    session,
+                    self.ctx,
+                    row_id,
+                    user,
+                    decision_number=submission["decision_number"],
+                    signed_date=submission["signed_date"],
+                )
+            else:
+                tasks.complete(session, self.ctx, row_id, user, submission)
             if self.completion_times is not None:
                 self.completion_times.append(perf_counter() - started)
 
