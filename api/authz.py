@@ -339,6 +339,9 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/reports/overdue"): "reports",
     ("GET", "/api/v1/audit/events"): "auditor",
     ("GET", "/api/v1/audit/verify"): "auditor",
+    # attachments: upload on a task (the view checks who may complete it), download (who may see the instance)
+    ("POST", _T + "/attachments"): "scoped",
+    ("GET", "/api/v1/attachments/<int(max=9223372036854775807):attachment_id>"): "scoped",
     ("GET", "/api/v1/audit/export"): "auditor",  # the trails of an instance search
     # definitions: reading for designers, administrators and auditors; changing anything for designers and admins
     ("GET", "/api/v1/definitions"): "definition_reader",

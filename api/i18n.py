@@ -408,12 +408,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "rjsf_clear": "Xoá",
         "rjsf_option": "Lựa chọn %1",
         "documents": "Tài liệu của hồ sơ",
+        "document_name": "Tài liệu",
+        "document_size": "Dung lượng",
         "attachment_uploaded_by": "tải lên bởi {user}, {at}",
         "attachment_too_large": "Tệp «{name}» có {size} byte, vượt quá giới hạn {limit} byte.",
         "attachment_type_refused": "Tệp «{name}» không được chấp nhận: chỉ nhận PDF, PNG, JPEG, DOCX, XLSX, ODT, "
         "và nội dung tệp phải khớp với phần mở rộng.",
         "attachment_missing": "Chưa chọn tệp (trường «file» của biểu mẫu multipart).",
         "attachment_empty": "Tệp «{name}» rỗng.",
+        "attachment_request_too_large": "Tệp gửi lên vượt quá giới hạn {limit} byte.",
         "attachment_not_usable": "tệp đính kèm {id} không thuộc hồ sơ này hoặc không do bạn/đơn vị bạn tải lên",
         # --- end: forms in the browser ---
         # --- the auditor's views: instance search, diagram, timeline, export (api/web/instances.py) ---
@@ -893,12 +896,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "rjsf_clear": "Clear",
         "rjsf_option": "Option %1",
         "documents": "Documents of the dossier",
+        "document_name": "Document",
+        "document_size": "Size",
         "attachment_uploaded_by": "uploaded by {user}, {at}",
         "attachment_too_large": "The file «{name}» is {size} bytes, over the limit of {limit} bytes.",
         "attachment_type_refused": "The file «{name}» is not accepted: only PDF, PNG, JPEG, DOCX, XLSX and ODT, "
         "and its content must match its extension.",
         "attachment_missing": "No file was sent (the multipart form's «file» field).",
         "attachment_empty": "The file «{name}» is empty.",
+        "attachment_request_too_large": "The upload is over the limit of {limit} bytes.",
         "attachment_not_usable": "attachment {id} is not of this dossier or was not uploaded by you or your unit",
         # --- end: forms in the browser ---
         # --- the auditor's views: instance search, diagram, timeline, export (api/web/instances.py) ---

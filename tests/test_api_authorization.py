@@ -63,6 +63,7 @@ def _url(world: World, rule: str) -> str:
         "key": "unit_plan",
         "version": 1,
         "name": "unit_plan.bpmn",
+        "attachment_id": 1,
     }
     url = re.sub(r"<(?:[^:>]+:)?(\w+)>", lambda m: str(values[m.group(1)]), rule)
     return url + QUERY.get(rule, "")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.authz import authorize_route
 from api.v1 import audit, calendar, definitions, instances, notifications, openapi, org, reports, session, tasks
+from api.v1 import attachments
 from api.v1.spec import ErrorBody, api, responses
 
 MODULES = (session, tasks, instances, reports, audit, org, calendar, notifications, openapi)
@@ -106,10 +107,12 @@ def register(app: Flask, require_json: Callable[[], None]) -> None:
     parent = Blueprint("api_v1", __name__, url_prefix="/api/v1")
     parent.before_request(require_json)
     parent.before_request(authorize_route)
+    parent.before_request(attachments.check_completion)  # a completion's attachments must be usable
     for module in MODULES:
         parent.register_blueprint(module.bp)
     app.register_blueprint(parent)
     definitions.register(app)  # beside the parent: it takes multipart bodies too (its own before-request checks)
+    attachments.register(app)  # beside the parent too: uploads are multipart
     for endpoint, describe in SESSION_OPERATIONS.items():
         view = app.view_functions.get(endpoint)
         if view is None:

@@ -635,3 +635,22 @@ class DefinitionProblems(BaseModel):
 
     error: ErrorDetail
     problems: list[ProblemOut] = Field([], description="every problem of the files, errors and warnings")
+
+
+# --- attachments (api/v1/attachments.py) ----------------------------------------------------------------------
+
+
+class AttachmentRef(BaseModel):
+    """What a form's data keeps for an uploaded file (never its bytes)."""
+
+    attachment_id: int
+    name: str
+    sha256: str = Field(description="SHA-256 of the content, hex")
+    size: int = Field(description="bytes")
+    media_type: str = Field(description="detected from the content: PDF, PNG, JPEG, DOCX, XLSX or ODT")
+
+
+class AttachmentOut(BaseModel):
+    attachment: AttachmentRef
+    field: str | None = Field(description="the form field it was uploaded for, as sent")
+    task_id: int

@@ -226,6 +226,9 @@ def document() -> dict[str, Any]:
         from api.v1.definitions import describe_document as describe_definitions
 
         describe_definitions(spec)  # a deployed file answers its own media type
+        from api.v1.attachments import describe_document as describe_attachments
+
+        describe_attachments(spec)  # a download answers the file's own media type
         _document = spec
     return _document
 

@@ -47,6 +47,8 @@ def _const_options(prop: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _kind(prop: dict[str, Any]) -> str:
     kind = prop.get("type")
+    if prop.get("x-tdkt-file"):  # an uploaded attachment's reference, or a document reference typed by hand
+        return "file"
     if "enum" in prop or _const_options(prop):
         return "select"
     if kind == "string":
@@ -67,8 +69,8 @@ def _display(kind: str, value: Any) -> str:
         return ""
     if kind == "list" and isinstance(value, list):
         return "\n".join(str(v) for v in value)
-    if kind == "json":
-        return json.dumps(value, ensure_ascii=False, indent=2)
+    if kind == "json" or (kind == "file" and isinstance(value, dict)):
+        return json.dumps(value, ensure_ascii=False, indent=2 if kind == "json" else None)
     return str(value)
 
 
@@ -178,6 +180,12 @@ def parse_fields(fields: list[FormField], posted: MultiDict[str, str]) -> tuple[
         elif f.kind == "list":
             value = [line.strip() for line in raw.splitlines() if line.strip()]
         elif f.kind == "json":
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                problems[f.path] = t("not_json")
+                continue
+        elif f.kind == "file" and raw.strip().startswith("{"):  # an attachment's reference, shown as JSON
             try:
                 value = json.loads(raw)
             except ValueError:

@@ -13,7 +13,7 @@ from api.web.dashboard import render_read_only
 from api.web.forms import attach_errors, build_fields, parse_fields, posted_json, rjsf_payload
 from engine.errors import ConflictError, PayloadTooLargeError, ValidationError
 from engine.persistence.models import HumanTask, Instance
-from engine.services import tasks
+from engine.services import attachments, tasks
 from engine.services.definitions import load_definition
 from engine.services.notifications import complete_and_notify
 from engine.services.task_context import task_context
@@ -57,8 +57,8 @@ def _render(
         (meta or {}).get("ui_schema"),
         data,
         errors,
-        upload_url=_url_or_none("api_v1.attachments.upload", task_id=row.id),
-        download_url=_url_or_none("api_v1.attachments.download", attachment_id=0),
+        upload_url=_url_or_none("api_v1_attachments.upload", task_id=row.id),
+        download_url=_url_or_none("api_v1_attachments.download", attachment_id=0),
     )
     return (
         render_template(
@@ -106,6 +106,7 @@ def submit(task_id: int) -> Any:
     if not problems:
         try:
             with sessions()() as db, db.begin():
+                attachments.check_references(db, tasks.get_task(db, task_id), p.user_id, data)
                 complete_and_notify(db, engine_context(), task_id, p.user_id, data)
         except ValidationError as err:
             problems = dict(err.details.get("fields") or {"(form)": err.message})

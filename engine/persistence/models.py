@@ -507,3 +507,28 @@ class ItemComment(Base):
     author: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+# --- attachments: files a form refers to (engine/services/attachments.py) ------------------------------------
+
+
+class Attachment(Base):
+    """A file uploaded for one instance's task (e.g. a dossier's documents). Never in the workflow state: the form's
+    data keeps only its reference (id, name, sha256, size, media type). The bytes are in ``content``, or in the
+    folder ``TDKT_ATTACHMENT_DIR`` under their sha256 (``content`` is then empty)."""
+
+    __tablename__ = "attachment"
+    __table_args__ = (Index("ix_attachment_instance", "instance_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
+    task_guid: Mapped[str | None] = mapped_column(String(64))  # the task it was uploaded on
+    field: Mapped[str | None] = mapped_column(String(255))  # the form field it was chosen for ("documents/to_trinh")
+    filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(128))  # detected from the content, never from the name
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[str] = mapped_column(ForeignKey("app_user.id"))
+    unit_id: Mapped[str | None] = mapped_column(String(64))  # the task's unit when it was uploaded
+    uploaded_at: Mapped[datetime]

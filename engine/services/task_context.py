@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.persistence.models import AuditEvent, HumanTask, Instance, OrgUnit, User
+from engine.services.attachments import Document, documents_of
 from engine.services.audit import events_for_instance
 from engine.services.comments import CommentView, comments_of
 from engine.services.context import EngineContext
@@ -72,6 +73,7 @@ class TaskContext:
     history: list[HistoryItem] = field(default_factory=list)
     returned: ReturnNote | None = None
     instance_unit_name: str | None = None
+    documents: list[Document] = field(default_factory=list)  # the item's attachments (engine/services/attachments)
     comments: list[CommentView] = field(default_factory=list)  # the item's comments (engine/services/comments.py)
 
 
@@ -99,6 +101,8 @@ def readable(prop: dict[str, Any], value: Any) -> str:
     if isinstance(value, list):
         items = prop.get("items") or {}
         return "; ".join(readable(items, v) if not isinstance(v, dict) else _inline(items, v) for v in value)
+    if isinstance(value, dict) and "attachment_id" in value:  # an uploaded file: its name (listed in documents)
+        return str(value.get("name") or value["attachment_id"])
     if isinstance(value, dict):
         return _inline(prop, value)
     if isinstance(value, str) and prop.get("format") == "date" and len(value) == 10:
@@ -175,6 +179,9 @@ def task_context(session: Session, ctx: EngineContext, row: HumanTask) -> TaskCo
             if event.task_guid == row.task_guid:
                 last_return = ReturnNote(who, event.at, step, note)
         result.history.append(HistoryItem(event.at, who, event.action, step, note))
+    # Documents: the attachments earlier steps of this item referred to, with their download links on the page.
+    steps = {guid: (t.name or t.element_id) for guid, t in tasks_by_guid.items()}
+    result.documents = documents_of(session, row.instance_id, events, steps)
     # A step done before and open again was sent back: the latest return explains why.
     if last_return is not None and (row.element_id in completed_elements or last_return.step == (row.name or "")):
         result.returned = last_return
