@@ -85,3 +85,38 @@ def test_feel_outside_the_subset_is_refused_at_lint_naming_the_flow_and_the_cons
         ("f_python", 10): "condition: cannot translate FEEL expression '== 1': unexpected '=': FEEL compares with a "
         "single '=' (=status = \"ok\"); a Zeebe expression starts with one '='",
     }
+
+
+@pytest.mark.parametrize(
+    ("condition", "named"),
+    [
+        ("={a: 1}.a = 1", "FEEL contexts ({key: value}) are not supported here"),
+        ('=due < @"2024-01-01"', 'FEEL temporal literals (@"2024-01-31") are not supported here'),
+        ("=x = `my var`", "FEEL names in backticks are not supported here"),
+        ("=x in [1..5]", "FEEL 'in' tests are not supported here"),
+        ("=[1..5] = r", "FEEL ranges ([a..b]) are not supported here; write x >= a and x <= b"),
+        ("=x between 1 and 5", "FEEL 'between' is not supported here; write x >= a and x <= b"),
+        ("=x instance of number", "FEEL 'instance of' is not supported here"),
+        ("=for i in xs return i", "FEEL for loops (for ... in ... return) are not supported here"),
+        ("=string length(name) > 3", "FEEL function string length() is not supported here"),
+        ("=is defined(note)", "FEEL function is defined() is not supported here; write x != null"),
+        ("=x == 1", "unexpected '==': FEEL compares with a single '='"),
+    ],
+)
+def test_each_feel_construct_outside_the_subset_is_named(condition, named):
+    body = (
+        '<bpmn:startEvent id="s" /><bpmn:exclusiveGateway id="gw" default="f_else" />'
+        '<bpmn:sequenceFlow id="f_in" sourceRef="s" targetRef="gw" />'
+        '<bpmn:sequenceFlow id="f_if" sourceRef="gw" targetRef="e"><bpmn:conditionExpression>'
+        f"{condition.replace('&', '&amp;').replace('<', '&lt;')}</bpmn:conditionExpression></bpmn:sequenceFlow>"
+        '<bpmn:sequenceFlow id="f_else" sourceRef="gw" targetRef="e" /><bpmn:endEvent id="e" />'
+    )
+    xml = (
+        '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="urn:t">'
+        f'<bpmn:process id="p" isExecutable="true">{body}</bpmn:process></bpmn:definitions>'
+    )
+    result = parse_files([("c.bpmn", xml.encode())])
+    [problem] = [p for p in result.problems if p.severity == "error"]
+    assert problem.element_id == "f_if"
+    assert problem.message.startswith(f"condition: cannot translate FEEL expression {condition!r}: "), problem
+    assert named in problem.message, problem.message

@@ -43,14 +43,17 @@ _LITERALS = {"true": "True", "false": "False", "null": "None"}
 ENGINE_FUNCTIONS = frozenset({"working_days", "add_working_days", "is_working_day"})
 
 
-def _tokenize(text: str) -> list[tuple[str, str]]:
+def _tokenize(text: str, feel: bool = False) -> list[tuple[str, str]]:
     tokens: list[tuple[str, str]] = []
     pos = 0
     text = text.rstrip()
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if match is None or match.end() == pos:
-            raise TranslationError(f"cannot read {text[pos : pos + 20]!r}")
+            unread = text[pos:].lstrip()
+            if feel and unread[:1] in _FEEL_UNREADABLE:
+                raise TranslationError(_FEEL_UNREADABLE[unread[:1]])
+            raise TranslationError(f"cannot read {unread[:20]!r}")
         kind = match.lastgroup or "op"
         tokens.append((kind, match.group(kind)))
         pos = match.end()
@@ -74,7 +77,7 @@ class _Parser:
     """Recursive descent over JUEL (``feel=False``) or simple FEEL (``feel=True``) expressions."""
 
     def __init__(self, text: str, feel: bool) -> None:
-        self.tokens = _tokenize(text)
+        self.tokens = _tokenize(text, feel)
         self.pos = 0
         self.feel = feel
 
@@ -231,6 +234,8 @@ class _Parser:
             items: list[str] = []
             while not self.accept("]"):
                 if items:
+                    if self.peek() == ("op", ".."):
+                        raise TranslationError("FEEL ranges ([a..b]) are not supported here; write x >= a and x <= b")
                     self.expect(",")
                 items.append(self.expression())
             return "[" + ", ".join(items) + "]"
@@ -238,6 +243,12 @@ class _Parser:
             raise TranslationError(f"unexpected {text!r}: {_FEEL_EQUALS}")
         raise TranslationError(f"unexpected {text!r}")
 
+
+_FEEL_UNREADABLE = {
+    "{": "FEEL contexts ({key: value}) are not supported here; build the value in a script task first",
+    "@": 'FEEL temporal literals (@"2024-01-31") are not supported here; compare with a variable that holds the date',
+    "`": "FEEL names in backticks are not supported here; use a variable name without spaces",
+}
 
 _FEEL_EQUALS = "FEEL compares with a single '=' (=status = \"ok\"); a Zeebe expression starts with one '='"
 
