@@ -13,13 +13,17 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select, update
 
-from engine.persistence.models import AuditEvent, AuditHead, HumanTask
+from engine.persistence.models import AuditEvent, AuditHead, HumanTask, Instance
 from engine.services import tasks
-from engine.services.audit_views import EXPORT_COLUMNS
+from engine.services.audit_views import EXPORT_COLUMNS, diagram, timeline
+from engine.services.context import EngineContext
+from engine.services.definitions import deploy
 from engine.services.instances import start_instance
 from tests.api_support import PLAN, World
 from tests.api_support import world as world  # noqa: F401 - fixture
+from tests.engine_helpers import RUNTIME, make_org
 from tests.test_lifecycle_helpers import base_data
+from tests.test_runtime_services import only_open_task, start_plan
 from tests.test_web import text, web_login
 
 
@@ -275,3 +279,30 @@ def test_the_printable_page_lists_every_step_open(finished: World):
     assert "<details" not in page  # nothing folded away on paper
     english = text(auditor.get(f"/instances/{finished.syt_instance}/print?lang=en"))
     assert "Audit trail" in english and "Task assigned" in english
+
+
+def test_an_incident_is_marked_where_it_stopped(sessions, clock):
+    """A gateway no condition matches stops the instance: the diagram marks it failed, not waiting, and the
+    timeline names the incident with its message."""
+    ctx = EngineContext(clock=clock)
+    with sessions() as s, s.begin():
+        make_org(s)
+        loose = {
+            "plan_draft.json": {"type": "object", "properties": {"title": {"type": "string"}}},
+            "plan_review.json": {"type": "object", "properties": {"decision": {"type": "string"}}},
+        }
+        files = [(n, json.dumps(f).encode()) for n, f in loose.items()]
+        deploy(s, [("plan_approval.bpmn", (RUNTIME / "plan_approval.bpmn").read_bytes()), *files], clock)
+    iid = start_plan(sessions, ctx)
+    with sessions() as s, s.begin():
+        tasks.complete(s, ctx, only_open_task(sessions, iid).id, "an.officer", {"title": "Kế hoạch"})
+    with sessions() as s, s.begin():
+        tasks.complete(s, ctx, only_open_task(sessions, iid).id, "cuong.head", {"decision": "maybe"})
+    with sessions() as s:
+        row = s.get(Instance, iid)
+        assert row is not None and row.status == "incident"
+        picture = diagram(s, ctx, row)
+        assert picture.failed == ["approved_gw"] and "approved_gw" not in picture.waiting
+        assert "approved_gw" not in picture.completed and len(picture.completed) >= 2
+        incident = next(e for e in timeline(s, row) if e.event.action == "instance.incident")
+        assert incident.task_name and dict(incident.details)["message"] == row.incident["message"]
