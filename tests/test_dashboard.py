@@ -24,7 +24,15 @@ from engine.services.timers import fire_due_timers
 from engine.simulation.campaign import first_units, load_campaign, open_campaign
 from tests.api_support import TEST_KDF, login
 from tests.conftest import BPMN_DIR, ROOT
-from tests.test_lifecycle_helpers import model_files
+from tests.test_lifecycle_helpers import (
+    complete,
+    ctx_fixture,  # noqa: F401 - fixture
+    lifecycle_fixture,  # noqa: F401 - fixture
+    model_files,
+    one_task,
+    start,
+)
+from tests.test_lifecycle_nomination import COLLECTIVE, DOCS, ELIGIBLE, INELIGIBLE, by_candidate
 
 PROVINCE = ROOT / "demo" / "province"
 RULES = load_rule_sets(ROOT / "rules" / "lifecycle.yaml")
@@ -72,8 +80,8 @@ def province_campaign(sessions: sessionmaker[Session], ctx: EngineContext, units
 
 @pytest.fixture
 def campaign(sessions, clock):
-    ctx = EngineContext(clock=clock)
-    return ctx, province_campaign(sessions, ctx, 7)
+    made = EngineContext(clock=clock)
+    return made, province_campaign(sessions, made, 7)
 
 
 def test_each_unit_has_its_stage_from_its_instances_tasks(sessions, campaign):
@@ -220,3 +228,54 @@ def test_sở_nội_vụ_sees_every_unit_a_head_their_own_an_officer_nothing(web
     assert clerk.get(f"/dashboard/{root_id}").status_code == 403
     assert clerk.get("/dashboard").status_code == 403
     assert staff.get("/dashboard/999999").status_code == 404
+
+
+# --- the nomination pipeline -----------------------------------------------------------------------------
+
+
+def test_the_pipeline_counts_each_dossier_by_its_status(sessions, ctx, lifecycle, clock):
+    def pipeline() -> dict[str, int]:
+        with sessions() as s:
+            board = campaign_dashboard(s, ctx, iid)
+        assert [r.unit_id for r in board.rows] == ["SYT"]
+        return {k: v for k, v in board.pipeline.items() if v}
+
+    iid = start(sessions, ctx, "nomination", nomination_units=["SYT"], sudden=False)
+    assert pipeline() == {"unit_review": 1}
+    council = one_task(sessions, iid, "nom_unit_council")
+    complete(
+        sessions,
+        ctx,
+        council,
+        "nga.vt",
+        {"meeting_date": "2024-03-19", "unit_candidates": [ELIGIBLE, INELIGIBLE, COLLECTIVE]},
+    )
+    assert pipeline() == {"preparing": 3}
+    prepare = by_candidate(sessions, ctx, iid, "dossier_prepare")
+    for name, task in prepare.items():
+        complete(sessions, ctx, task, "linh.tm", {"documents": DOCS, "achievement_summary": name})
+    signing = list(by_candidate(sessions, ctx, iid, "dossier_sign").values())
+    complete(sessions, ctx, signing[0], "duc.hm", {"head_decision": "sign"})
+    assert pipeline() == {"signing": 2, "appraisal": 1}
+    for task in signing[1:]:
+        complete(sessions, ctx, task, "duc.hm", {"head_decision": "sign"})
+    appraise = by_candidate(sessions, ctx, iid, "dossier_appraise")
+    complete(sessions, ctx, appraise["Vũ Thị Nga"], "an.tdkt", {"appraisal": "eligible"})
+    complete(
+        sessions,
+        ctx,
+        appraise["Hoàng Minh Đức"],
+        "an.tdkt",
+        {"appraisal": "reject", "reject_reason": "standard_not_met"},
+    )
+    complete(
+        sessions, ctx, appraise["Khoa Nội"], "an.tdkt", {"appraisal": "supplement", "supplement_request": "Bổ sung"}
+    )
+    assert pipeline() == {"eligible": 1, "rejected": 1, "supplement": 1}
+    complete(sessions, ctx, one_task(sessions, iid, "dossier_rejection_notice"), "linh.tm", {"acknowledged": True})
+    complete(sessions, ctx, one_task(sessions, iid, "dossier_supplement"), "linh.tm", {"documents": DOCS})
+    complete(sessions, ctx, one_task(sessions, iid, "dossier_appraise"), "an.tdkt", {"appraisal": "eligible"})
+    assert pipeline() == {"disclosure": 2, "rejected": 1}
+    with sessions() as s:
+        items = campaign_dashboard(s, ctx, iid).items
+    assert sorted(i.candidate for i in items if i.status == "disclosure") == ["Khoa Nội", "Vũ Thị Nga"]

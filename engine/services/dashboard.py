@@ -247,7 +247,8 @@ def campaign_dashboard(
     units = {u.id: u for u in session.execute(select(OrgUnit.id, OrgUnit.name, OrgUnit.kind))}
 
     sudden = root.definition_key == "nomination" and bool(started.get("sudden"))
-    participants = [str(u) for u in started.get("units") or started.get("nomination_units") or []]
+    listed = started.get("nomination_units") if root.definition_key == "nomination" else None
+    participants = [str(u) for u in listed or started.get("units") or []]
     if not participants:
         participants = sorted({str(r.unit_id) for r in tree.values() if r.unit_id})
     blocks = [b for b in started.get("blocks") or [] if isinstance(b, dict)]
