@@ -276,7 +276,8 @@ def test_the_printable_page_lists_every_step_open(finished: World):
     assert page.count('class="tl-entry') == len(
         finished.client("kiem.tra").get(f"/api/v1/instances/{finished.syt_instance}/audit").get_json()["events"]
     )
-    assert "<details" not in page  # nothing folded away on paper
+    assert "<details" not in page  # nothing folded away on paper; the very long (the rule set) cut short
+    assert "cắt bớt; đủ" in page and "ký tự trong bản CSV" in page
     english = text(auditor.get(f"/instances/{finished.syt_instance}/print?lang=en"))
     assert "Audit trail" in english and "Task assigned" in english
 

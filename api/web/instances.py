@@ -25,6 +25,8 @@ from engine.services.audit_views import (
     diagram,
     filters_from,
     instance_chain,
+    instance_rows,
+    role_names,
     search_choices,
     search_instances,
     timeline,
@@ -95,7 +97,7 @@ def show(instance_id: int) -> Any:
         chain = instance_chain(db, row.id) if readable else None
         picture = diagram(db, ctx, row)
         scope = instance_scope(p)
-        children = [(c, definition_of(db, c)) for c in called_instances(db, row.id, scope)]
+        children = instance_rows(db, called_instances(db, row.id, scope))  # names read once for all of them
         stuck = [c for c in incidents_below(db, row.id) if scope is None or c.unit_id in scope]
         parent = get_instance(db, row.parent_id) if row.parent_id is not None else None
         if parent is not None and scope is not None and not in_units(db, parent.id, scope):
@@ -106,10 +108,12 @@ def show(instance_id: int) -> Any:
             if scope is not None and not in_units(db, root.id, scope):
                 root = None
         unit_name = _unit_name(db, row.unit_id)
-        starter = user_names(db, {row.started_by}).get(row.started_by or "") if row.started_by else None
+        people = user_names(db, {row.started_by or ""} | {v.task.assignee for v in open_tasks if v.task.assignee})
+        roles = role_names(db, {v.task.role_id for v in open_tasks if v.task.role_id})
     return render_template(
         "instance.html",
-        starter=starter,
+        people=people,
+        roles=roles,
         user=p,
         instance=row,
         definition=definition,

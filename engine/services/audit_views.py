@@ -396,7 +396,7 @@ _NOTE_KEYS = {
 _PEOPLE = ("assignee", "previous_assignee", "from", "to")
 
 
-def _role_names(session: Session, ids: set[str]) -> dict[str, str]:
+def role_names(session: Session, ids: set[str]) -> dict[str, str]:
     if not ids:
         return {}
     return dict(session.execute(select(Role.id, Role.name).where(Role.id.in_(ids))).all())
@@ -453,9 +453,8 @@ def timelines(session: Session, instances: list[Instance]) -> dict[int, list[Tim
     people = {e.actor for e in events if e.actor}
     people |= {str(e.data[k]) for e in events if isinstance(e.data, dict) for k in _PEOPLE if e.data.get(k)}
     names = user_names(session, people)
-    roles = _role_names(
-        session, {str(e.data["role"]) for e in events if isinstance(e.data, dict) and e.data.get("role")}
-    )
+    role_ids = {str(e.data["role"]) for e in events if isinstance(e.data, dict) and e.data.get("role")}
+    roles = role_names(session, role_ids)
     unit_ids = {i.unit_id for i in instances if i.unit_id} | {t.unit_id for t in task_rows.values() if t.unit_id}
     unit_ids |= {str(e.data["unit"]) for e in events if isinstance(e.data, dict) and e.data.get("unit")}
     units = unit_names(session, unit_ids)
