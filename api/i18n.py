@@ -371,7 +371,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "designer_js_pre_script": "Lệnh trước khi giao việc (spiffworkflow:preScript)",
         # --- forms in the browser (RJSF), their validation messages, attachments ---
         "msg_named": "«{field}»: {message}",
-        "msg_max_length": "tối đa {limit} ký tự",
         "msg_min_length": "ít nhất {limit} ký tự",
         "msg_not_empty": "không được để trống",
         "msg_maximum": "tối đa {limit}",
@@ -860,7 +859,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "designer_js_pre_script": "Script before the task is assigned (spiffworkflow:preScript)",
         # --- forms in the browser (RJSF), their validation messages, attachments ---
         "msg_named": "«{field}»: {message}",
-        "msg_max_length": "at most {limit} characters",
         "msg_min_length": "at least {limit} characters",
         "msg_not_empty": "must not be empty",
         "msg_maximum": "at most {limit}",

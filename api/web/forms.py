@@ -18,6 +18,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from api.i18n import t
+from engine.core.forms import field_title
 
 LONG_TEXT = 1000  # a string allowed to be longer than this gets a textarea
 
@@ -211,7 +212,7 @@ RJSF_WORDS = (
     "field_required",
     "field_not_in_form",
     "msg_named",
-    "msg_max_length",
+    "field_too_long",
     "msg_min_length",
     "msg_not_empty",
     "msg_maximum",
@@ -292,3 +293,56 @@ def posted_json(posted: MultiDict[str, str]) -> tuple[dict[str, Any] | None, dic
     if not isinstance(value, dict):
         return {}, {"(form)": t("not_json")}
     return value, {}
+
+
+# --- the server's refusals in the page's language: "«Điểm»: tối đa 100", never the submitted value -------------
+
+_RULE_WORDS = {
+    "required": "field_required",
+    "maxLength": "field_too_long",
+    "minLength": "msg_min_length",
+    "maximum": "msg_maximum",
+    "minimum": "msg_minimum",
+    "exclusiveMaximum": "msg_exclusive_maximum",
+    "exclusiveMinimum": "msg_exclusive_minimum",
+    "maxItems": "msg_max_items",
+    "minItems": "msg_min_items",
+    "choice": "msg_choice",
+    "pattern": "msg_pattern",
+    "unknown": "field_not_in_form",
+    "attachment": "attachment_not_usable",
+    "invalid": "msg_invalid",
+}
+
+
+def _worded(problem: dict[str, Any], english: str) -> str:
+    rule = str(problem.get("rule") or "")
+    limit = problem.get("limit")
+    if rule == "minLength" and limit == 1:
+        return t("msg_not_empty")
+    if rule == "format":
+        return t("msg_date") if problem.get("format") in ("date", "date-time") else t("msg_format")
+    if rule == "type":
+        return t(f"msg_type_{problem.get('type')}") if problem.get("type") in _TYPES else t("msg_invalid")
+    if rule == "attachment":
+        return t("attachment_not_usable", id=problem.get("attachment_id", "?"))
+    if rule in _RULE_WORDS:
+        return t(_RULE_WORDS[rule], limit=limit) if limit is not None else t(_RULE_WORDS[rule])
+    return _translated(english)
+
+
+_TYPES = ("integer", "number", "string", "boolean", "array", "object")
+
+
+def problem_messages(schema: dict[str, Any] | None, details: dict[str, Any]) -> dict[str, str]:
+    """A refusal's fields (``details["fields"]``, with ``details["problems"]`` from engine.core.forms or the
+    attachments check) as messages in the page's language, each naming its field by its title."""
+    fields = details.get("fields") or {}
+    problems = details.get("problems") or {}
+    out: dict[str, str] = {}
+    for path, english in fields.items():
+        problem = problems.get(path) or {}
+        title = problem.get("title") or field_title(schema, path)
+        message = _worded(problem, str(english))
+        out[path] = t("msg_named", field=title, message=message) if title else message
+    return out

@@ -10,7 +10,7 @@ from api.authz import readable_task, require_user, visible_task
 from api.context import engine_context, read_sessions, sessions
 from api.i18n import t
 from api.web.dashboard import render_read_only
-from api.web.forms import attach_errors, build_fields, parse_fields, posted_json, rjsf_payload
+from api.web.forms import attach_errors, build_fields, parse_fields, posted_json, problem_messages, rjsf_payload
 from engine.errors import ConflictError, PayloadTooLargeError, ValidationError
 from engine.persistence.models import HumanTask, Instance
 from engine.services import attachments, tasks
@@ -109,7 +109,7 @@ def submit(task_id: int) -> Any:
                 attachments.check_references(db, tasks.get_task(db, task_id), p.user_id, data)
                 complete_and_notify(db, engine_context(), task_id, p.user_id, data)
         except ValidationError as err:
-            problems = dict(err.details.get("fields") or {"(form)": err.message})
+            problems = problem_messages(schema, err.details) or {"(form)": err.message}
         except PayloadTooLargeError as err:  # the form is shown again as typed, with the limit above it
             flash(t("form_too_large", limit=err.details.get("limit_bytes", "?")), "error")
             return _render(view, schema, fields, [], 413, data=data)

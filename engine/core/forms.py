@@ -28,6 +28,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -224,6 +225,7 @@ def _long_strings(value: Any, schema: Any, path: tuple[str, ...], limit: int, fo
             cap = own
         if len(value) > cap:
             found.setdefault("/".join(path) or "(root)", f"longer than {cap} characters")
+            _PROBLEMS.get({}).setdefault("/".join(path) or "(root)", {"rule": "maxLength", "limit": cap})
     elif isinstance(value, dict):
         props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
         for key, item in value.items():
@@ -247,6 +249,55 @@ def _message(error: SchemaViolation) -> str:
     return text
 
 
+# --- what is wrong, for people: each field's problem as a rule and its limit, worded by the UI (api/i18n.py) ----
+#
+# ``details["problems"]`` of a refusal: ``{path: {"rule": ..., "limit"?: ..., "format"?: ...}}`` beside the
+# English ``details["fields"]``. Rules: required, maxLength, minLength, maximum, minimum, exclusiveMaximum,
+# exclusiveMinimum, maxItems, minItems, format, type, choice (enum/const/oneOf/anyOf), pattern, unknown (not a field
+# of the form), invalid (anything else). Never the submitted value.
+_LIMIT_RULES = frozenset(
+    ("maxLength", "minLength", "maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum", "maxItems", "minItems")
+)
+_CHOICE_RULES = frozenset(("enum", "const", "oneOf", "anyOf"))
+_PROBLEMS: ContextVar[dict[str, dict[str, Any]]] = ContextVar("form_problems")
+
+
+def _problem(error: SchemaViolation) -> dict[str, Any]:
+    rule = str(error.validator)
+    if rule in _LIMIT_RULES and isinstance(error.validator_value, int | float):
+        return {"rule": rule, "limit": error.validator_value}
+    if rule == "format":
+        return {"rule": "format", "format": str(error.validator_value)}
+    if rule == "type":
+        wanted = error.validator_value
+        return {"rule": "type", "type": str(wanted[0] if isinstance(wanted, list) and wanted else wanted)}
+    if rule in _CHOICE_RULES:
+        return {"rule": "choice"}
+    if rule in ("required", "pattern"):
+        return {"rule": rule}
+    return {"rule": "invalid"}
+
+
+def field_title(schema: dict[str, Any] | None, path: str) -> str:
+    """The title a person reads for the field at ``path`` ("unit_candidates/0/name" → "Danh sách đề nghị › #1 ›
+    Họ tên"): each level's ``title`` (or its key), a list's row by its number."""
+    node: Any = schema or {}
+    names: list[str] = []
+    for part in [p for p in path.split("/") if p and p != "(root)"]:
+        props = node.get("properties") if isinstance(node, dict) else None
+        items = node.get("items") if isinstance(node, dict) else None
+        if isinstance(props, dict) and part in props:
+            node = props[part]
+            names.append(str(node.get("title") or part) if isinstance(node, dict) else part)
+        elif isinstance(items, dict) and part.isdigit():
+            node = items
+            names.append(f"#{int(part) + 1}")
+        else:
+            node = {}
+            names.append(shown_name(part))
+    return " › ".join(names)
+
+
 def _schema_problems(
     schema: dict[str, Any] | None, data: dict[str, Any], form_key: str | None, fields: dict[str, str]
 ) -> None:
@@ -256,17 +307,22 @@ def _schema_problems(
         validator = _validator(_schema_json(schema))
     except SchemaError as err:  # pragma: no cover - schemas are checked at deploy
         raise DefinitionError([Problem(form_key or "form", None, None, err.message)])
+    problems = _PROBLEMS.get({})
     for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.path]):
         if error.validator == "required":
             missing = error.message.split("'")[1] if "'" in error.message else "(root)"
             name = "/".join([*map(str, error.path), missing])
             fields.setdefault(name, "required")
+            problems.setdefault(name, {"rule": "required"})
         else:
             name = "/".join(str(p) for p in error.path) or "(root)"
             fields.setdefault(name, _message(error))
+            problems.setdefault(name, _problem(error))
 
 
-def _refuse(fields: dict[str, str], form_key: str | None, no_form_of: str | None = None) -> None:
+def _refuse(
+    fields: dict[str, str], form_key: str | None, no_form_of: str | None = None, schema: dict[str, Any] | None = None
+) -> None:
     if not fields:
         return
     listed = ", ".join(f"{k}: {v}" for k, v in fields.items())
@@ -274,7 +330,9 @@ def _refuse(fields: dict[str, str], form_key: str | None, no_form_of: str | None
         text = f"task {no_form_of} has no form and takes no data; refused: {listed}"
     else:
         text = f"form {form_key or ''} has invalid fields: {listed}".replace("  ", " ")
-    raise ValidationError(text, {"fields": fields})
+    found = _PROBLEMS.get({})
+    problems = {path: {**found.get(path, {"rule": "invalid"}), "title": field_title(schema, path)} for path in fields}
+    raise ValidationError(text, {"fields": fields, "problems": problems})
 
 
 def _must_be_object(data: Any) -> None:
@@ -289,8 +347,12 @@ def validate_submission(schema: dict[str, Any] | None, data: dict[str, Any], for
     """
     _must_be_object(data)
     fields: dict[str, str] = {}
-    _schema_problems(schema, data, form_key, fields)
-    _refuse(fields, form_key)
+    token = _PROBLEMS.set({})
+    try:
+        _schema_problems(schema, data, form_key, fields)
+        _refuse(fields, form_key, schema=schema)
+    finally:
+        _PROBLEMS.reset(token)
 
 
 def check_person_submission(
@@ -306,6 +368,16 @@ def check_person_submission(
     included; nothing in it repeats a long value."""
     _must_be_object(data)
     check_size(data, limits)
+    token = _PROBLEMS.set({})
+    try:
+        _check_person_fields(schema, data, allowed, limits, task)
+    finally:
+        _PROBLEMS.reset(token)
+
+
+def _check_person_fields(
+    schema: dict[str, Any] | None, data: dict[str, Any], allowed: FormFields, limits: SubmissionLimits, task: str
+) -> None:
     fields: dict[str, str] = {}
     unknown = [key for key in data if not allowed.declares(str(key))]
     for key in unknown:
@@ -313,6 +385,7 @@ def check_person_submission(
             fields[shown_name(key)] = f"not a field: task {task} has no form".replace("  ", " ")
         else:
             fields[shown_name(key)] = f"not a field of form {allowed.form}"
+        _PROBLEMS.get({})[shown_name(key)] = {"rule": "unknown"}
     _long_strings(data, schema, (), limits.max_field_chars, fields)
     if unknown:  # the schema's own "additionalProperties": false would name the same keys again, less clearly
         schema_fields: dict[str, str] = {}
@@ -322,4 +395,4 @@ def check_person_submission(
                 fields.setdefault(name, message)
     else:
         _schema_problems(schema, data, allowed.form, fields)
-    _refuse(fields, allowed.form, task if allowed.form is None else None)
+    _refuse(fields, allowed.form, task if allowed.form is None else None, schema)

@@ -256,7 +256,7 @@ def _refs(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, dict[st
 def check_references(session: Session, task: HumanTask, user_id: str, data: Any) -> None:
     """Before ``task`` is completed with ``data``: each attachment it refers to exists, belongs to the task's
     instance, was uploaded by ``user_id`` or for the task's unit, and is described as stored. ValidationError (422)
-    naming each field otherwise (``details.fields``; ``details.attachment_fields`` for the web's words)."""
+    naming each field otherwise (``details.fields``; ``details.problems`` for the web's words)."""
     found = list(_refs(data))
     if not found:
         return
@@ -264,6 +264,7 @@ def check_references(session: Session, task: HumanTask, user_id: str, data: Any)
     valid_ids = {i for i in ids if isinstance(i, int) and not isinstance(i, bool)}
     rows = {r.id: r for r in session.scalars(select(Attachment).where(Attachment.id.in_(valid_ids)))}
     fields: dict[str, str] = {}
+    problems: dict[str, dict[str, Any]] = {}
     for path, ref in found:
         row = rows.get(ref.get("attachment_id"))  # type: ignore[arg-type]
         usable = (
@@ -274,6 +275,7 @@ def check_references(session: Session, task: HumanTask, user_id: str, data: Any)
             and set(ref) <= set(REF_KEYS)
         )
         if not usable:
+            problems[path] = {"rule": "attachment", "attachment_id": str(ref.get("attachment_id"))[:20]}
             fields[path] = (
                 f"attachment {str(ref.get('attachment_id'))[:20]} is not of this instance, "
                 "or was not uploaded by you or for your unit, or does not match its stored description"
@@ -282,7 +284,7 @@ def check_references(session: Session, task: HumanTask, user_id: str, data: Any)
         listed = ", ".join(f"{k}: {v}" for k, v in fields.items())
         raise ValidationError(
             f"task {task.id} refers to attachments it may not use: {listed}",
-            {"fields": fields, "attachment_fields": sorted(fields)},
+            {"fields": fields, "problems": problems},
         )
 
 

@@ -24,7 +24,7 @@ function messageOf(messages, error, node) {
     case "required":
       return say(messages, "field_required");
     case "maxLength":
-      return say(messages, "msg_max_length", { limit: p.limit });
+      return say(messages, "field_too_long", { limit: p.limit });
     case "minLength":
       return p.limit === 1 ? say(messages, "msg_not_empty") : say(messages, "msg_min_length", { limit: p.limit });
     case "maximum":

@@ -189,7 +189,7 @@ export function ErrorListTemplate({ errors, registry }) {
       <strong>{registry.translateString(TranslatableString.ErrorsLabel)}</strong>
       <ul>
         {errors.map((error, i) => (
-          <li key={i}>{error.stack}</li>
+          <li key={i}>{error.name ? error.stack : error.message /* the server's own messages name the field */}</li>
         ))}
       </ul>
     </div>
