@@ -288,6 +288,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "start_err_not_in_year": "Ngày ban hành phải thuộc năm phát động.",
         "start_err_no_rules": "Chưa có quy định nào có hiệu lực vào ngày này.",
         "start_err_unknown_field": "Không phải trường của biểu mẫu này.",
+        "at_unit": "tại {unit}",
         # --- the process designer (api/web/designer.py, designer.js) ---
         "designer_title": "Thiết kế quy trình",
         "designer_intro": "Quy trình (BPMN), bảng quyết định (DMN) đã triển khai và số hồ sơ chạy trên mỗi bản.",
@@ -776,6 +777,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "start_err_not_in_year": "The date must be in the campaign year.",
         "start_err_no_rules": "No rules are in force on this day.",
         "start_err_unknown_field": "Not a field of this form.",
+        "at_unit": "at {unit}",
         # --- the process designer (api/web/designer.py, designer.js) ---
         "designer_title": "Process design",
         "designer_intro": "Deployed processes (BPMN) and decision tables (DMN), with the instances on each version.",

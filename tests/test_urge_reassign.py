@@ -126,3 +126,12 @@ def test_sở_nội_vụ_reassigns_an_escalated_task_within_its_unit(world: Worl
     refused = world.client("hoa.nt").post(f"/api/v1/tasks/{world.syt_task}/reassign", json={"user": "hoa.nt"})
     assert refused.status_code == 403
     assert open_task(sessions, world.syt_instance).assignee == "khanh.dq"
+
+
+def test_the_head_reassigns_as_before_and_the_new_holder_is_told(world: World, sessions):
+    _second_officer(sessions)
+    answer = world.client("duc.hm").post(f"/api/v1/tasks/{world.syt_task}/reassign", json={"user": "khanh.dq"})
+    assert answer.status_code == 200 and answer.get_json()["assignee"] == "khanh.dq"
+    (told,) = _notifications(sessions, "khanh.dq", "assigned")
+    assert told.task_id == world.syt_task and told.title.startswith("Việc mới")
+    assert _notifications(sessions, "duc.hm", "assigned") == []

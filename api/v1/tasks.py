@@ -56,7 +56,7 @@ from engine.services import ballots, comments, council_meeting, tasks, urge
 from engine.services.api_reads import return_task
 from engine.services.context import EngineContext
 from engine.services.instances import get_instance
-from engine.services.notifications import complete_and_notify
+from engine.services.notifications import complete_and_notify, notify_assigned
 from engine.services.tasks import RESERVED_FORM_KEYS
 from engine.services.views import task_views
 
@@ -172,7 +172,7 @@ def reassign(task_id: int) -> Any:
             urge.reassign_escalated(db, ctx, task_id, data.user, p.user_id)
         else:
             check_task(db, p, row)
-            tasks.reassign(db, ctx, task_id, data.user, p.user_id)
+            notify_assigned(db, ctx, tasks.reassign(db, ctx, task_id, data.user, p.user_id), p.user_id)
     return _answer(task_id)
 
 

@@ -94,6 +94,7 @@ class OpenTask:
     due_at: datetime | None
     escalation_level: int
     overdue: bool
+    unit_name: str = ""
 
     @property
     def escalated(self) -> bool:
@@ -217,6 +218,7 @@ def campaign_dashboard(
         )
     }
     now = ctx.now()
+    units = {u.id: u for u in session.execute(select(OrgUnit.id, OrgUnit.name, OrgUnit.kind))}
     task_query = (
         select(HumanTask)
         .join(Instance, Instance.id == HumanTask.instance_id)
@@ -234,6 +236,7 @@ def campaign_dashboard(
             t.due_at,
             t.escalation_level,
             t.due_at is not None and t.due_at < now,
+            units[t.unit_id].name if t.unit_id in units else (t.unit_id or ""),
         )
         for t in session.scalars(task_query)
     ]
@@ -244,7 +247,6 @@ def campaign_dashboard(
         .group_by(HumanTask.instance_id)
     )
     completed = dict(session.execute(done_query).all())
-    units = {u.id: u for u in session.execute(select(OrgUnit.id, OrgUnit.name, OrgUnit.kind))}
 
     sudden = root.definition_key == "nomination" and bool(started.get("sudden"))
     listed = started.get("nomination_units") if root.definition_key == "nomination" else None

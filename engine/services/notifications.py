@@ -222,6 +222,13 @@ def task_texts(session: Session, task: HumanTask, **extra: Any) -> dict[str, Any
     }
 
 
+def notify_assigned(session: Session, ctx: EngineContext, task: HumanTask, by_user: str | None = None) -> None:
+    """Tell the task's new holder it is theirs (a reassignment; the holder is not told of their own act)."""
+    if task.assignee and task.assignee != by_user:
+        title, body = render("assigned", **task_texts(session, task))
+        notify(session, ctx, [task.assignee], "assigned", title, body, instance_id=task.instance_id, task_id=task.id)
+
+
 def _step_tasks(instance_id: int) -> Any:
     """The open tasks of an instance and of the instances it called directly (a step may start children)."""
     children = select(Instance.id).where(Instance.parent_id == instance_id)

@@ -27,7 +27,7 @@ from engine.persistence.models import AuditEvent, HumanTask, User
 from engine.services.audit import append_event, instance_stream
 from engine.services.context import EngineContext
 from engine.services.directory import users_with_role
-from engine.services.notifications import notify, render, task_recipients, task_texts
+from engine.services.notifications import notify, notify_assigned, render, task_recipients, task_texts
 from engine.services.tasks import get_task
 
 OPEN = ("open", "claimed")
@@ -160,6 +160,5 @@ def reassign_escalated(session: Session, ctx: EngineContext, task_id: int, to_us
         data=data,
     )
     session.refresh(row)
-    title, body = render("assigned", **task_texts(session, row))
-    notify(session, ctx, [to_user], "assigned", title, body, instance_id=row.instance_id, task_id=row.id)
+    notify_assigned(session, ctx, row, by_user)
     return row
