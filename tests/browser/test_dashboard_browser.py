@@ -19,7 +19,7 @@ from api import create_app
 from cli import main
 from engine.clock import ManualClock
 from engine.persistence.db import make_engine, make_session_factory
-from engine.persistence.models import HumanTask
+from engine.persistence.models import HumanTask, Instance
 from engine.services import tasks
 from engine.services.context import EngineContext
 from engine.services.directory import users_with_role
@@ -49,8 +49,6 @@ def _advance_plans(sessions, ctx: EngineContext) -> None:
 
 
 def _unit_of(session, row: HumanTask) -> str | None:
-    from engine.persistence.models import Instance
-
     instance = session.get(Instance, row.instance_id)
     return instance.unit_id if instance else None
 
@@ -119,6 +117,7 @@ def test_sở_nội_vụ_urges_a_late_unit_and_its_officer_is_told(late_campaign
             page.get_by_role("button", name="Đôn đốc").click()
             expect(page.locator(".flash.success")).to_contain_text("Đã đôn đốc")
             expect(page.locator("#urge-wait")).to_be_visible()  # once per working day
+            page.screenshot(path=str(tmp_path / "task-read-only.png"), full_page=True)
 
             page.get_by_role("button", name="Đăng xuất").click()
             _log_in(page, "linh.tm")
