@@ -487,6 +487,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "audit_search": "Tìm kiếm",
         "audit_clear": "Xóa bộ lọc",
         "audit_bad_filter": "Bộ lọc không hợp lệ",
+        "audit_repeated": "Số lần thực hiện:",
         "audit_cut": "cắt bớt; đủ {count} ký tự trong bản CSV",
         # --- end: the auditor's views ---
         # --- the Chairman's decision: sign, certificates (api/web/council.py, engine/services/certificates.py) ---
@@ -976,6 +977,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "audit_search": "Search",
         "audit_clear": "Clear the filters",
         "audit_bad_filter": "Invalid filter",
+        "audit_repeated": "Times done:",
         "audit_cut": "cut; all {count} characters in the CSV export",
         # --- end: the auditor's views ---
         # --- the Chairman's decision: sign, certificates (api/web/council.py, engine/services/certificates.py) ---

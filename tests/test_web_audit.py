@@ -236,6 +236,7 @@ def test_the_instance_page_shows_the_path_the_timeline_and_the_chain(finished: W
     )
     assert "plan_f_ha_changes" not in picture["flows"]
     assert picture["waiting"] == [] and picture["failed"] == []
+    assert picture["repeated"] == {"plan_draft": 2, "plan_head_gw": 2, "plan_head_review": 2}  # sent back once
     running = _diagram(text(auditor.get(f"/instances/{finished.sgd_instance}")))
     assert running["waiting"] == ["plan_draft"] and running["completed"] == ["plan_start"]
     assert running["flows"] == ["plan_f1"]

@@ -308,6 +308,7 @@ class DiagramView:
             "flows": self.flows,
             "waiting": self.waiting,
             "failed": self.failed,
+            "repeated": {k: n for k, n in sorted(self.counts.items()) if n > 1},  # elements done more than once
         }
 
 

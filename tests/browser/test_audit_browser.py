@@ -131,6 +131,10 @@ def test_the_auditor_opens_a_finished_plan_and_downloads_its_trail(finished_serv
                 expect(page.locator(f'#diagram .djs-element.tdkt-taken[data-element-id="{flow}"]')).to_have_count(1)
             expect(page.locator('#diagram [data-element-id="plan_f_ha_changes"].tdkt-taken')).to_have_count(0)
             expect(page.locator("#diagram .tdkt-waiting")).to_have_count(0)
+            # the draft and the head's review were done twice (the head sent the plan back once)
+            redone = page.locator('#diagram .djs-overlays[data-container-id="plan_draft"] .tdkt-count')
+            expect(redone).to_have_text("×2")
+            expect(page.locator("#diagram .tdkt-count")).to_have_count(3)
 
             expect(page.locator("#chain-status")).to_have_attribute("data-ok", "true")
             timeline = page.locator("ol.timeline")

@@ -4,6 +4,7 @@
 //   tdkt-taken    sequence flows taken
 //   tdkt-waiting  where it waits now
 //   tdkt-failed   the element of an incident
+// and a "×n" badge on each element done more than once.
 // The page hands the data over in <script type="application/json" id="diagram-data"> (not executed, so the
 // CSP's script-src 'self' holds) and a <div id="diagram"> to draw in.
 import NavigatedViewer from "bpmn-js/lib/NavigatedViewer";
@@ -25,7 +26,22 @@ function mark(viewer, data) {
       }
     }
   }
+  // An element done more than once (a step sent back and done again) carries its count, e.g. "×2".
+  const overlays = viewer.get("overlays");
+  for (const [id, count] of Object.entries(data.repeated || {})) {
+    if (registry.get(id)) {
+      const badge = document.createElement("span");
+      badge.className = "tdkt-count";
+      badge.textContent = "×" + count;
+      badge.title = (container(viewer).dataset.repeatedText || "") + " " + count;
+      overlays.add(id, "tdkt-count", { position: { top: -8, right: 8 }, html: badge });
+    }
+  }
   return missing;
+}
+
+function container(viewer) {
+  return viewer.get("canvas").getContainer().closest("#diagram") || document.body;
 }
 
 async function show(container, data) {
