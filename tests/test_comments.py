@@ -96,3 +96,28 @@ def test_the_next_steps_people_are_told_and_a_return_says_why(world: World, sess
     with sessions() as s:
         unread = select(Notification).where(Notification.user_id == "linh.tm", Notification.read_at.is_(None))
         assert s.scalars(unread).all() == []
+
+
+def test_whoever_only_started_the_item_is_not_a_participant(world: World, sessions):
+    from engine.services.instances import start_instance
+    from tests.test_lifecycle_helpers import base_data
+
+    with sessions() as s, s.begin():
+        row = start_instance(
+            s,
+            world.ctx,
+            key="unit_plan",
+            business_key="KH-SYT-2",
+            unit_id="SYT",
+            data=base_data(unit_id="SYT"),
+            actor="chu.tich",
+        )
+        iid = row.id
+    made = world.client("linh.tm").post(f"/api/v1/instances/{iid}/comments", json={"body": "Bản nháp đầu"})
+    assert made.status_code == 201
+    with sessions() as s:
+        (event,) = s.scalars(
+            select(AuditEvent).where(AuditEvent.instance_id == iid, AuditEvent.action == "item.commented")
+        )
+    assert event.data["notified"] == []
+    assert _kinds(sessions, "chu.tich") == []

@@ -2,8 +2,8 @@
 participants are told, and the audit trail keeps what was written.
 
 Who may comment is the caller's check (the web page and the API check that the person sees the item, as they
-do for reading it). Participants are the people who acted on the item (its audit trail's actors), the holders
-of its open tasks and those who commented before — never the author.
+do for reading it). Participants are the people who worked on or chased the item's tasks (``PARTICIPATING`` in
+its audit trail), the holders of its open tasks and those who commented before — never the author.
 """
 
 from __future__ import annotations
@@ -47,9 +47,24 @@ def _checked_body(body: object) -> str:
     return text
 
 
+# What makes someone a participant: working on the item's tasks, chasing them, commenting. Starting the item is
+# not (a campaign's start by the Chairman would otherwise tell them of every comment on every unit's plan).
+PARTICIPATING = (
+    "task.claimed",
+    "task.completed",
+    "task.returned",
+    "task.reassigned",
+    "task.urged",
+    "item.commented",
+)
+
+
 def participants(session: Session, instance_id: int) -> set[str]:
-    """Everyone who took part in the item: its trail's actors, its open tasks' holders, its commenters."""
-    actors = select(AuditEvent.actor).where(AuditEvent.instance_id == instance_id, AuditEvent.actor.is_not(None))
+    """Everyone who took part in the item: who worked on or chased its tasks, its open tasks' holders, its
+    commenters."""
+    actors = select(AuditEvent.actor).where(
+        AuditEvent.instance_id == instance_id, AuditEvent.actor.is_not(None), AuditEvent.action.in_(PARTICIPATING)
+    )
     holders = select(HumanTask.assignee).where(
         HumanTask.instance_id == instance_id, HumanTask.assignee.is_not(None), HumanTask.status.in_(("open", "claimed"))
     )
