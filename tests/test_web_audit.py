@@ -22,6 +22,7 @@ from engine.services.instances import start_instance
 from tests.api_support import PLAN, World
 from tests.api_support import world as world  # noqa: F401 - fixture
 from tests.engine_helpers import RUNTIME, make_org
+from tests.test_api_called_instances import campaign_fixture as campaign_fixture  # noqa: F401 - fixture
 from tests.test_lifecycle_helpers import base_data
 from tests.test_runtime_services import only_open_task, start_plan
 from tests.test_web import text, web_login
@@ -308,3 +309,12 @@ def test_an_incident_is_marked_where_it_stopped(sessions, clock):
         assert "approved_gw" not in picture.completed and len(picture.completed) >= 2
         incident = next(e for e in timeline(s, row) if e.event.action == "instance.incident")
         assert incident.task_name and dict(incident.details)["message"] == row.incident["message"]
+
+
+def test_the_campaigns_timeline_links_the_instances_its_calls_started(campaign):
+    page = campaign.client("kiem.tra").get(f"/instances/{campaign.root}").get_data(as_text=True)
+    calls = re.findall(r'<li class="tl-entry[^"]*" data-action="call.started".*?</li>', page, re.S)
+    assert calls, "the campaign's timeline names the calls that started the units' instances"
+    linked = {int(i) for call in calls for i in re.findall(r'class="child-link" href="/instances/(\d+)"', call)}
+    assert set(campaign.plans.values()) <= linked
+    assert "Khởi tạo hồ sơ con" in page

@@ -511,6 +511,8 @@ def timelines(session: Session, instances: list[Instance]) -> dict[int, list[Tim
                 entry.details.append(("due_at", local_time(str(data["due_at"]))))
         elif event.action == "call.started":
             entry.details.append(("children", ", ".join(str(c) for c in data.get("children") or [])))
+        elif event.action == "call.next" and data.get("child"):
+            entry.details.append(("children", str(data["child"])))
         elif event.action == "timer.fired" and data.get("due_at"):
             entry.details.append(("due_at", local_time(str(data["due_at"]))))
         out[instance.id].append(entry)
