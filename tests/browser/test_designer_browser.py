@@ -1,0 +1,287 @@
+"""A real browser (Debian's Chromium, headless) against the real app and the real definitions API: a designer opens
+the deployed unit plan in the BPMN modeler, moves a step, changes a due date in the "TĐKT" properties group, breaks
+a condition and sees the lint marker on that flow, fixes it, deploys version 2; a new instance starts on v2 while
+the running one stays on v1; the diff page shows what changed; an officer gets the 403 page."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lxml import etree
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from api import create_app
+from api.passwords import Scrypt, hash_password
+from engine.clock import ManualClock
+from engine.persistence.db import make_engine, make_session_factory
+from engine.persistence.models import Base, Definition, HumanTask, Instance, User
+from engine.services import instances, tasks
+from engine.services.context import EngineContext
+from engine.services.definitions import deploy
+from engine.services.org import load_org_file
+from tests.browser.test_inbox_browser import CHROMIUM, _browser_or_skip
+from tests.conftest import BPMN_DIR, ROOT
+from tests.test_lifecycle_helpers import base_data
+
+SCREENSHOTS_ENV = "TDKT_SCREENSHOTS"  # TDKT_SCREENSHOTS=docs/screenshots refreshes the README's picture
+KDF = Scrypt(log2_n=4, r=1, p=1)
+PLAN_FILES = ["unit_plan.bpmn", "plan_draft.json", "plan_head_review.json", "plan_home_affairs_review.json"]
+BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+DI = "{http://www.omg.org/spec/BPMN/20100524/DI}"
+DC = "{http://www.omg.org/spec/DD/20100524/DC}"
+
+
+def _plan_files() -> list[tuple[str, bytes]]:
+    return [(n, ((BPMN_DIR if n.endswith(".bpmn") else ROOT / "forms") / n).read_bytes()) for n in PLAN_FILES]
+
+
+def _start(sessions: Any, ctx: EngineContext, business_key: str) -> int:
+    with sessions() as s, s.begin():
+        row = instances.start_instance(
+            s, ctx, key="unit_plan", business_key=business_key, unit_id="SYT", data=base_data(unit_id="SYT")
+        )
+        return row.id
+
+
+@pytest.fixture
+def designer_server(tmp_path: Path) -> Iterator[tuple[str, Any, EngineContext, int]]:
+    """The demo organisation, a designer (capability only), unit_plan v1 deployed with one instance running on it."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'designer.sqlite3'}")
+    Base.metadata.create_all(engine)
+    sessions = make_session_factory(engine)
+    clock = ManualClock(datetime(2024, 3, 19, 2, 0, tzinfo=UTC))
+    ctx = EngineContext(clock=clock)
+    with sessions() as s, s.begin():
+        load_org_file(s, ROOT / "demo" / "org.yaml", clock)
+        s.add(User(id="thiet.ke", full_name="Vũ Thiết Kế", capabilities=["designer"]))
+        s.flush()
+        for user in s.scalars(select(User)):
+            user.password_hash = hash_password("demo", kdf=KDF)
+        deploy(s, _plan_files(), clock, actor="admin")
+    running = _start(sessions, ctx, "KH-2024-SYT-1")
+    app = create_app(
+        {"ENGINE": engine, "DATABASE_URL": "given", "SECRET_KEY": "browser", "ENGINE_CONTEXT": ctx, "PASSWORD_KDF": KDF}
+    )
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{http.server_port}", sessions, ctx, running
+    finally:
+        http.shutdown()
+        thread.join(timeout=10)
+        http.server_close()
+        engine.dispose()
+
+
+def _extensions(xml: str | bytes) -> dict[str, list[str]]:
+    """Every element's extension elements, canonicalised (C14N, whitespace between tags dropped)."""
+    text = xml.encode() if isinstance(xml, str) else xml
+    root = etree.fromstring(text, etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True))
+    found = {}
+    for ext in root.iter(f"{BPMN}extensionElements"):
+        children = [c for c in ext if isinstance(c.tag, str)]
+        found[ext.getparent().get("id")] = [etree.tostring(c, method="c14n").decode() for c in children]
+    return found
+
+
+def _bounds(xml: str, element_id: str) -> tuple[float, float]:
+    root = etree.fromstring(xml.encode(), etree.XMLParser(resolve_entities=False, no_network=True))
+    shape = root.find(f".//{{http://www.omg.org/spec/BPMN/20100524/DI}}BPMNShape[@bpmnElement='{element_id}']")
+    assert shape is not None
+    box = shape.find(f"{DC}Bounds")
+    return float(box.get("x")), float(box.get("y"))
+
+
+# Where on the screen the middle of a connection's first segment is (a connection's box is mostly empty).
+MIDDLE_OF_FIRST_LEG = """id => {
+  const modeler = window.tdktDesigner.bpmnModeler;
+  const [a, b] = modeler.get("elementRegistry").get(id).waypoints;
+  const canvas = modeler.get("canvas");
+  const box = canvas.viewbox();
+  const rect = canvas.getContainer().getBoundingClientRect();
+  return {x: rect.left + ((a.x + b.x) / 2 - box.x) * box.scale, y: rect.top + ((a.y + b.y) / 2 - box.y) * box.scale};
+}"""
+
+
+def _login(page: Any, server: str, user: str) -> None:
+    page.goto(server + "/login")
+    page.fill("#user", user)
+    page.fill("#password", "demo")
+    page.get_by_role("button", name="Đăng nhập").click()
+
+
+def _lint_settled(page: Any) -> None:
+    page.wait_for_function(
+        "() => { const s = document.getElementById('designer-lint-state'); return s && s.dataset.busy === 'false'; }"
+    )
+
+
+def _select(page: Any, click: Any, label: str) -> None:
+    """Click an element until the properties panel shows it (a click right after a drag may be swallowed)."""
+    from playwright.sync_api import expect
+
+    for _ in range(4):
+        click()
+        try:
+            expect(page.locator(".bio-properties-panel-header-label")).to_have_text(label, timeout=1500)
+            return
+        except AssertionError:
+            continue
+    expect(page.locator(".bio-properties-panel-header-label")).to_have_text(label)
+
+
+def _open_tdkt_group(page: Any) -> None:
+    """Open the TĐKT group of the properties panel."""
+    header = page.locator('[data-group-id="group-tdkt"] .bio-properties-panel-group-header')
+    header.wait_for()
+    if "open" not in (header.get_attribute("class") or ""):
+        header.click()
+
+
+def test_a_designer_edits_lints_deploys_and_compares_the_unit_plan(designer_server, tmp_path: Path):
+    _browser_or_skip()
+    from playwright.sync_api import expect, sync_playwright
+
+    server, sessions, ctx, running = designer_server
+    original = (BPMN_DIR / "unit_plan.bpmn").read_bytes()
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+
+            _login(page, server, "thiet.ke")
+            page.get_by_role("link", name="Thiết kế quy trình").click()
+            expect(page).to_have_url(server + "/designer")
+            row = page.locator('section[data-key="unit_plan"] tr[data-version="1"]')
+            expect(row.locator("td.running")).to_have_text("1")
+            row.get_by_role("link", name="Mở").click()
+            expect(page).to_have_url(server + "/designer/unit_plan/1")
+            page.locator('g.djs-element[data-element-id="plan_draft"]').wait_for()
+            _lint_settled(page)
+            expect(page.locator("#designer-lint-state")).to_have_attribute("data-errors", "0")
+
+            # Camunda's and SpiffWorkflow's extension elements come back unchanged from the modeler.
+            saved = page.evaluate("window.tdktDesigner.currentXml()")
+            assert _extensions(saved) == _extensions(original)
+
+            # Move the filing step down within its lane.
+            before = _bounds(saved, "plan_filed")
+            box = page.locator('g.djs-element[data-element-id="plan_filed"]').bounding_box()
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            page.mouse.down()
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2 + 15, steps=5)
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2 + 25, steps=5)
+            page.mouse.up()
+            moved = _bounds(page.evaluate("window.tdktDesigner.currentXml()"), "plan_filed")
+            assert moved[1] > before[1] and moved[0] == before[0], (before, moved)
+
+            # The drafting step's due date: 10 working days -> 12, in the TĐKT group.
+            drafting = page.locator('g.djs-element[data-element-id="plan_draft"]')
+            _select(page, drafting.click, "Xây dựng kế hoạch thực hiện")
+            _open_tdkt_group(page)
+            expect(page.locator("#bio-properties-panel-tdkt-role")).to_have_value("unit_officer")
+            days = page.locator("#bio-properties-panel-tdkt-due-days")
+            expect(days).to_have_value("10")
+            days.fill("12")
+            expect(page.locator("#bio-properties-panel-tdkt-due-expression")).to_have_value(
+                'working_days(rules["deadlines"].get("plan_draft", 12))'
+            )
+
+            # Break the head's approval condition: the flow gets a red marker and a line in the list.
+            flow = page.locator('g.djs-element[data-element-id="plan_f_head_approve"]')
+            point = page.evaluate(MIDDLE_OF_FIRST_LEG, "plan_f_head_approve")
+            _select(page, lambda: page.mouse.click(point["x"], point["y"]), "Đồng ý")
+            _open_tdkt_group(page)
+            condition = page.locator("#bio-properties-panel-tdkt-condition")
+            expect(condition).to_have_value('head_decision == "approve"')
+            condition.fill("head_decision ==")
+            expect(flow).to_have_class(lambda_contains("tdkt-lint-error"), timeout=10_000)
+            listed = page.locator('#designer-problem-list tr.problem.error[data-element-id="plan_f_head_approve"]')
+            expect(listed).to_have_count(1)
+            expect(page.locator('.tdkt-lint-badge.error[data-element-id="plan_f_head_approve"]')).to_be_visible()
+            shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
+            shots.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shots / "designer.png"), full_page=True)
+
+            # Clicking the problem selects its element.
+            drafting.click()
+            listed.click()
+            expect(flow).to_have_class(lambda_contains("selected"))
+
+            condition.fill('head_decision == "approve"')
+            expect(listed).to_have_count(0, timeout=10_000)
+            expect(flow).not_to_have_class(lambda_contains("tdkt-lint-error"))
+            _lint_settled(page)
+            expect(page.locator("#designer-lint-state")).to_have_attribute("data-errors", "0")
+
+            page.get_by_role("button", name="Lưu nháp").click()
+            expect(page.locator("#designer-message")).to_contain_text("Đã lưu bản nháp.")
+            page.get_by_role("button", name="Triển khai").click()
+            expect(page.locator("#designer-message")).to_contain_text("Đã triển khai unit_plan phiên bản 2.")
+            expect(page.locator("#designer-message")).to_have_attribute("data-version", "2")
+
+            # The diff of v1 and v2 names the moved step and the changed due date.
+            page.goto(server + "/designer/unit_plan/diff?from=1&to=2")
+            expect(page.locator('#designer-diff-list tr[data-element-id="plan_filed"]')).to_have_attribute(
+                "data-change", "layout"
+            )
+            expect(page.locator('#designer-diff-list tr[data-element-id="plan_draft"]')).to_have_count(1)
+            expect(page.locator('#designer-diff-new g.djs-element[data-element-id="plan_filed"]')).to_have_class(
+                lambda_contains("diff-layout")
+            )
+            page.screenshot(path=str(shots / "designer-diff.png"), full_page=True)
+
+            # An officer has no menu entry and gets the 403 page; nobody logged in goes to the login page.
+            page.get_by_role("button", name="Đăng xuất").click()
+            _login(page, server, "linh.tm")
+            expect(page.get_by_role("link", name="Thiết kế quy trình")).to_have_count(0)
+            answer = page.goto(server + "/designer")
+            assert answer is not None and answer.status == 403
+            assert answer.headers["content-type"].startswith("text/html")
+            expect(page.get_by_role("heading", name="Lỗi 403")).to_be_visible()
+            anonymous = browser.new_page()
+            anonymous.goto(server + "/designer/unit_plan/1")
+            expect(anonymous).to_have_url(lambda_contains("/login"))
+        finally:
+            browser.close()
+    # Nothing the page needs is refused by the CSP (scripts, fonts, API calls); the only inline styles, refused
+    # and not needed, are those of the bpmn.io logo's markup.
+    assert not [p for p in problems if "Refused to" in p], problems
+
+    # Version 2 holds the edits; a new instance starts on it while the running one stays on v1.
+    with sessions() as s:
+        v1, v2 = s.scalars(select(Definition).where(Definition.key == "unit_plan").order_by(Definition.version))
+        assert (v1.version, v2.version, v2.deployed_by) == (1, 2, "thiet.ke")
+        assert v2.task_meta["plan_draft"]["due_date"] == 'working_days(rules["deadlines"].get("plan_draft", 12))'
+        assert 'head_decision == "approve"' in v2.sources["unit_plan.bpmn"]
+    fresh = _start(sessions, ctx, "KH-2024-SYT-2")
+    with sessions() as s:
+        assert s.get(Instance, fresh).definition_id == v2.id
+        assert s.get(Instance, running).definition_id == v1.id
+        draft = s.scalars(
+            select(HumanTask).where(HumanTask.instance_id == running, HumanTask.element_id == "plan_draft")
+        ).one()
+    with sessions() as s, s.begin():
+        tasks.complete(s, ctx, draft.id, "linh.tm", {"plan_title": "KH", "targets": "100%", "activities": "Quý II"})
+    with sessions() as s:
+        assert s.get(Instance, running).definition_id == v1.id
+        heads = s.scalars(select(HumanTask.element_id).where(HumanTask.instance_id == running)).all()
+        assert "plan_head_review" in heads
+
+
+def lambda_contains(text: str) -> Any:
+    """A regular expression for Playwright's class/URL matchers: contains ``text``."""
+    import re
+
+    return re.compile(re.escape(text))
