@@ -7,9 +7,10 @@ browser's ``FormData`` sends them) or as JSON ``{"files": {name: text}}``, and r
 (``engine.core.definitions.parse_files``); a deployment with any error answers 422 naming every problem.
 
 This blueprint sits beside the ``api_v1`` parent rather than under it, because the parent refuses every body that
-is not JSON: it runs the same before-request checks (``register``), and lets ``multipart/form-data`` through to
-lint and deploy only. A cross-site form can send multipart, so such a request must come from this site (its
-``Origin`` / ``Sec-Fetch-Site``) — besides the SameSite session cookie a cross-site request does not carry.
+is not JSON: it runs the same before-request checks itself (``_body_type``, then ``authorize_route``), and lets
+``multipart/form-data`` through to lint and deploy only. A cross-site form can send multipart, so such a request
+must come from this site (its ``Origin`` / ``Sec-Fetch-Site``), besides the SameSite session cookie a cross-site
+request does not carry.
 """
 
 from __future__ import annotations
@@ -206,6 +207,9 @@ def remove_draft(key: str) -> Any:
     return "", 204
 
 
+# --- lint and deploy -------------------------------------------------------------------------------------------
+
+
 def _check_body(req: Any, resp: Any, error: Exception | None, instance: Any, adapter: Any) -> None:
     """spectree's request check: multipart bodies are not JSON, so the JSON check applies to JSON bodies only."""
     if req.mimetype == MULTIPART:
@@ -216,9 +220,6 @@ def _check_body(req: Any, resp: Any, error: Exception | None, instance: Any, ada
             )
         return
     _check_json_request(req, resp, error, instance, adapter)
-
-
-# --- lint and deploy -------------------------------------------------------------------------------------------
 
 
 def _uploaded() -> tuple[list[tuple[str, bytes]], list[Problem]]:
