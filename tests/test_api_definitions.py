@@ -492,3 +492,17 @@ def test_0006_adds_the_draft_table_to_a_0005_database_and_removes_it_again(tmp_p
         assert "definition_draft" not in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_api_tokens_work_here_and_a_read_only_token_may_not_deploy(world: World):
+    made = {}
+    for scope in ("read", "write"):
+        answer = world.client("admin").post("/api/v1/tokens", json={"name": f"ci {scope}", "scopes": [scope]})
+        assert answer.status_code == 201, answer.get_json()
+        made[scope] = {"Authorization": f"Bearer {answer.get_json()['token']}"}
+    client = world.app.test_client()
+    assert client.get(LIST, headers=made["read"]).status_code == 200
+    refused = client.post(DEPLOY, data=multipart(plan_v2_files()), headers=made["read"])
+    assert refused.status_code == 403 and "may only read" in refused.get_json()["error"]["message"]
+    answer = client.post(DEPLOY, data=multipart(plan_v2_files()), headers=made["write"])
+    assert answer.status_code == 201, answer.get_json()

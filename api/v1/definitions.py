@@ -55,6 +55,7 @@ from engine.services.definitions import DeployResult
 from engine.services.definitions import deploy as deploy_files
 from engine.services.drafts import delete_draft, drafts_by_key, get_draft, name_problem, save_draft
 
+# The name starts with "api_v1": api.security treats the blueprint as the API (bearer tokens and their scopes).
 bp = Blueprint("api_v1_definitions", __name__, url_prefix="/api/v1")
 TAGS = ("definitions",)
 MAX_FILES = 100
