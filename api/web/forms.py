@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
 from api.i18n import t
@@ -279,6 +281,12 @@ def rjsf_payload(
         "upload_url": upload_url,
         "download_url": download_url,
     }
+
+
+def payload_json(payload: dict[str, Any]) -> Markup:
+    """The payload as the text of a JSON data block, safe inside <script> (``<``, ``>``, ``&``, ``'`` escaped), its
+    keys in the schema's own order: Flask's ``tojson`` sorts them, and the form would list its fields A to Z."""
+    return htmlsafe_json_dumps(payload, dumps=json.dumps, ensure_ascii=False)
 
 
 def posted_json(posted: MultiDict[str, str]) -> tuple[dict[str, Any] | None, dict[str, str]]:

@@ -10,7 +10,15 @@ from api.authz import readable_task, require_user, visible_task
 from api.context import engine_context, read_sessions, sessions
 from api.i18n import t
 from api.web.dashboard import render_read_only
-from api.web.forms import attach_errors, build_fields, parse_fields, posted_json, problem_messages, rjsf_payload
+from api.web.forms import (
+    attach_errors,
+    build_fields,
+    parse_fields,
+    payload_json,
+    posted_json,
+    problem_messages,
+    rjsf_payload,
+)
 from engine.errors import ConflictError, PayloadTooLargeError, ValidationError
 from engine.persistence.models import HumanTask, Instance
 from engine.services import attachments, tasks
@@ -72,7 +80,7 @@ def _render(
             reserved=row.form_key in RESERVED_FORM_KEYS,
             mine=row.assignee == p.user_id,
             context=context,
-            form_payload=form_payload,
+            form_payload=payload_json(form_payload),
         ),
         status,
     )

@@ -18,6 +18,7 @@ import {
   FieldErrorTemplate,
   FieldTemplate,
   FileField,
+  TitleField,
 } from "../forms/widgets.jsx";
 
 const JSON_FIELD = "__rjsf_json";
@@ -90,7 +91,11 @@ function mount() {
           downloadUrl: payload.download_url,
           csrfToken: csrf ? csrf.value : "",
         }}
-        templates={{ FieldTemplate, FieldErrorTemplate, DescriptionFieldTemplate: DescriptionField, ErrorListTemplate, ButtonTemplates }}
+        templates={{ FieldTemplate, FieldErrorTemplate, DescriptionFieldTemplate: DescriptionField,
+          TitleFieldTemplate: TitleField,
+          ErrorListTemplate,
+          ButtonTemplates,
+        }}
         widgets={{ DateWidget }}
         fields={{ tdktFile: FileField }}
         onSubmit={submit}

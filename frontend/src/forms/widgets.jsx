@@ -175,6 +175,18 @@ export function FieldErrorTemplate({ errors = [], fieldPathId }) {
   );
 }
 
+// A row of a list is titled "Danh sách đề nghị #2" (RJSF writes "Danh sách đề nghị-2").
+export function TitleField({ id, title, required, optionalDataControl }) {
+  const shown = /-\d+__title$/.test(id || "") ? String(title || "").replace(/-(\d+)$/, " #$1") : title;
+  return (
+    <legend id={id}>
+      {shown}
+      {required ? <span className="req"> *</span> : null}
+      {optionalDataControl ? <span className="optional-control">{optionalDataControl}</span> : null}
+    </legend>
+  );
+}
+
 export function DescriptionField({ id, description }) {
   return description ? (
     <small id={id} className="hint">
