@@ -127,7 +127,7 @@ class CallMapping:
             found = []
             for element in node.findall(f"{ext}ioMapping/{{{ZEEBE_NS}}}{tag}"):
                 source = (element.get("source") or "").strip()
-                expression = translate_feel(source[1:]) if source.startswith("=") else repr(source)
+                expression = translate_feel(source[1:], original=source) if source.startswith("=") else repr(source)
                 found.append({"expression": expression, "target": element.get("target") or ""})
             return found
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from copy import deepcopy
+from datetime import date, time
 from functools import lru_cache
 from typing import Any
 
@@ -66,8 +67,16 @@ def spec_config() -> dict[Any, Any]:
 
 @lru_cache(maxsize=1)
 def make_registry() -> Any:
-    """The converter registry for every spec class we use (built once)."""
-    return BpmnWorkflowSerializer.configure(spec_config())
+    """The converter registry for every spec class we use (built once).
+
+    Beside SpiffWorkflow's own (datetime, timedelta, UUID), the values a model's script may keep in task data
+    and JSON has no type for: ``date`` (``date.today()``, ``d.date()``), ``time`` and ``set``; each is restored as
+    the type it was, so a later script sees what the earlier one stored."""
+    registry = BpmnWorkflowSerializer.configure(spec_config())
+    registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
+    registry.register(time, lambda v: {"value": v.isoformat()}, lambda v: time.fromisoformat(v["value"]))
+    registry.register(set, lambda v: {"value": list(v)}, lambda v: set(registry.restore(v["value"])))
+    return registry
 
 
 @lru_cache(maxsize=1)
