@@ -506,3 +506,13 @@ def test_api_tokens_work_here_and_a_read_only_token_may_not_deploy(world: World)
     assert refused.status_code == 403 and "may only read" in refused.get_json()["error"]["message"]
     answer = client.post(DEPLOY, data=multipart(plan_v2_files()), headers=made["write"])
     assert answer.status_code == 201, answer.get_json()
+
+
+def test_a_body_over_the_request_cap_is_refused_unread(world: World):
+    cap = world.app.config["MAX_CONTENT_LENGTH"]
+    # the body written out here (the test client would spool a large multipart body to a temporary file)
+    part = b'--b\r\nContent-Disposition: form-data; name="files"; filename="big.bpmn"\r\n\r\n'
+    body = part + b"<a>" + b"x" * cap + b"</a>\r\n--b--\r\n"
+    answer = world.client("admin").post(LINT, data=body, content_type="multipart/form-data; boundary=b")
+    assert answer.status_code == 413
+    assert answer.get_json()["error"]["code"] == "request_entity_too_large"
