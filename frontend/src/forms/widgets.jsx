@@ -2,7 +2,7 @@
 // that upload to the attachments endpoint (the data keeps only the attachment's reference), text buttons instead
 // of Bootstrap's glyph icons, and fields marked up as the server-side form marks them (.field, .has-error).
 import { useState } from "react";
-import { errorId, TranslatableString } from "@rjsf/utils";
+import { errorId, getSubmitButtonOptions, TranslatableString } from "@rjsf/utils";
 import { say } from "./errors.js";
 
 const ISO = /^(\d{4})-(\d{2})-(\d{2})$/;
@@ -230,7 +230,8 @@ export const ButtonTemplates = {
   MoveDownButton: textButton(TranslatableString.MoveDownButton, "secondary small"),
   CopyButton: textButton(TranslatableString.CopyButton, "secondary small"),
   ClearButton: textButton(TranslatableString.ClearButton, "secondary small"),
-  SubmitButton: function SubmitButton({ registry }) {
+  SubmitButton: function SubmitButton({ registry, uiSchema }) {
+    if (getSubmitButtonOptions(uiSchema).norender) return null;
     return (
       <div className="submit">
         <button type="submit">{say(registry.formContext.messages, "complete")}</button>
