@@ -60,6 +60,7 @@ def test_the_campaign_form_shows_what_the_system_sets_and_the_rules_deadlines(ap
         assert f'name="{field}"' in body
     assert 'name="units"' not in body and 'name="assigned_unit"' not in body
     assert "Mốc thời gian và thời hạn theo quy định 2024.1" in body and "plan_draft" in body
+    assert "Xây dựng kế hoạch thực hiện" in body  # the deadlines by the steps' names
     assert "Sơ kết" in body and "Sở Giáo dục và Đào tạo" in body
 
 

@@ -209,6 +209,7 @@ def start_campaign() -> Any:
     with read_sessions()() as db:
         found = start_forms.setting(db)
         names = dict(db.execute(_unit_names(found.units)).all())
+        steps = start_forms.step_names(db)
     try:
         on = date.fromisoformat(values.get("directive_date") or "")
     except ValueError:
@@ -222,6 +223,7 @@ def start_campaign() -> Any:
             errors=errors,
             setting=found,
             unit_names=names,
+            step_names=steps,
             preview=preview,
         ),
         422 if errors else 200,

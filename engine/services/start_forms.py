@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFoundError, ValidationError
-from engine.persistence.models import Instance, OrgUnit
+from engine.persistence.models import Definition, Instance, OrgUnit
 from engine.services import instances
 from engine.services.context import EngineContext
 from engine.services.dashboard import start_data
@@ -214,3 +214,14 @@ def deadlines_preview(sets: list[RuleSet], on: date) -> tuple[str, dict[str, Any
     except NotFoundError:
         return None
     return chosen.version, chosen.data
+
+
+def step_names(session: Session) -> dict[str, str]:
+    """The user tasks' names by element id, from the deployed models (the newest version last wins), so the form
+    lists the rules' deadlines by the steps' names."""
+    names: dict[str, str] = {}
+    for meta in session.scalars(select(Definition.task_meta).order_by(Definition.key, Definition.version)):
+        for element, info in (meta or {}).items():
+            if isinstance(info, dict) and info.get("name"):
+                names[str(element)] = str(info["name"])
+    return names
