@@ -32,6 +32,7 @@ from engine.services.audit_anchor import (
     verify_anchors,
     write_anchor,
 )
+from engine.services.audit_views import spreadsheet_safe
 from engine.services.calls import descendants
 
 
@@ -212,7 +213,8 @@ def export_command(instance_id: int | None, tree: bool, fmt: str, output: Any, u
             for event in session.scalars(query.execution_options(yield_per=1000)):
                 fields = _fields(event)
                 if writer is not None:
-                    writer.writerow({**fields, "data": canonical_json(fields["data"])})
+                    cells = {k: spreadsheet_safe(v) if isinstance(v, str) else v for k, v in fields.items()}
+                    writer.writerow({**cells, "data": canonical_json(fields["data"])})
                 else:
                     output.write(canonical_json(fields) + "\n")
     finally:

@@ -318,3 +318,13 @@ def test_the_campaigns_timeline_links_the_instances_its_calls_started(campaign):
     linked = {int(i) for call in calls for i in re.findall(r'class="child-link" href="/instances/(\d+)"', call)}
     assert set(campaign.plans.values()) <= linked
     assert "Khởi tạo hồ sơ con" in page
+
+
+def test_no_csv_cell_opens_as_a_spreadsheet_formula():
+    """A name typed into the directory as a formula stays text in every CSV export (the usual apostrophe)."""
+    from engine.services.audit_views import spreadsheet_safe
+
+    for text in ('=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "\tx"):
+        assert spreadsheet_safe(text) == "'" + text
+    for text in ("Hoàng Minh Đức", "2026-12-01T02:00:00+00:00", '{"a": 1}', ""):
+        assert spreadsheet_safe(text) == text

@@ -21,7 +21,15 @@ from engine.errors import EngineError, ValidationError
 from engine.persistence.models import AuditEvent
 from engine.services.api_reads import audit_page
 from engine.services.audit import verify
-from engine.services.audit_views import EXPORT_COLUMNS, TimelineEntry, csv_cells, export_row, filters_from, timelines
+from engine.services.audit_views import (
+    EXPORT_COLUMNS,
+    TimelineEntry,
+    csv_cells,
+    export_row,
+    filters_from,
+    spreadsheet_safe,
+    timelines,
+)
 from engine.services.audit_views import search_instances as search
 
 bp = Blueprint("audit", __name__)
@@ -94,7 +102,9 @@ def export() -> Any:
         for row in rows:
             cells = [row[c] for c in CSV_COLUMNS]
             cells[-1] = json.dumps(row["data"], ensure_ascii=False, sort_keys=True)
-            writer.writerow(["" if c is None else c for c in cells] + [row["prev_hash"], row["hash"]])
+            writer.writerow(
+                [spreadsheet_safe("" if c is None else str(c)) for c in cells] + [row["prev_hash"], row["hash"]]
+            )
         return Response(
             out.getvalue(),
             mimetype="text/csv",

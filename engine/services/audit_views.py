@@ -551,15 +551,26 @@ def export_row(entry: TimelineEntry, label: str) -> dict[str, Any]:
     }
 
 
+# A cell a spreadsheet program would read as a formula (=, +, -, @, or a tab/CR it strips first).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text`` as a CSV cell no spreadsheet runs: one starting like a formula gets a leading apostrophe (the
+    usual guard; a person's name such as "=HYPERLINK(...)" typed into the directory stays text)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def csv_cells(row: dict[str, Any]) -> list[str]:
-    """The CSV cells of an export row: ``EXPORT_COLUMNS`` in order, data as JSON, empty for none."""
+    """The CSV cells of an export row: ``EXPORT_COLUMNS`` in order, data as JSON, empty for none; every cell
+    safe to open in a spreadsheet (``spreadsheet_safe``)."""
     cells = []
     for column in EXPORT_COLUMNS:
         value = row[column]
         if column == "data":
             cells.append(json.dumps(value, ensure_ascii=False, sort_keys=True))
         else:
-            cells.append("" if value is None else str(value))
+            cells.append(spreadsheet_safe("" if value is None else str(value)))
     return cells
 
 
