@@ -2,10 +2,15 @@
 
 Strings become text inputs (textareas when long), enums selects (labels from ``x-tdkt-enum-titles``), booleans
 checkboxes, integers and numbers number inputs, ``format: date`` date inputs. File fields (``x-tdkt-file``) hold
-a document reference typed by hand until the web form can upload. Nested objects are flattened into their
-fields ("documents.to_trinh"); lists of strings are one item a line; other lists are edited as JSON.
+a document reference typed by hand (or an uploaded attachment's reference, as JSON). Nested objects are flattened
+into their fields ("documents.to_trinh"); lists of strings are one item a line; other lists are edited as JSON.
 
 Whatever the person typed is shown again after an error, so nothing is lost.
+
+This plain form is what the page serves; in the browser, React JSON Schema Form draws the same schema over it
+(``frontend/src/entries/forms.jsx``: array rows, choices by title, dd/mm/yyyy dates, uploads) from the page's JSON
+data block (``rjsf_payload``) and posts its data as JSON through the same form (``posted_json``). Either way the
+server judges, and its refusals are worded here (``problem_messages``).
 """
 
 from __future__ import annotations

@@ -105,7 +105,7 @@ export function FileField(props) {
       </label>
       {ref ? (
         <p className="attachment" id={`${id}__current`}>
-          <a href={downloadUrl.replace("0", String(ref.attachment_id))}>{ref.name}</a>{" "}
+          <a href={downloadUrl.replace(/0$/, String(ref.attachment_id))}>{ref.name}</a>{" "}
           <small className="muted">
             ({size(ref.size || 0)}, SHA-256 {String(ref.sha256 || "").slice(0, 12)}…)
           </small>{" "}
