@@ -32,6 +32,7 @@ from tests.test_lifecycle_helpers import base_data
 
 SCREENSHOTS_ENV = "TDKT_SCREENSHOTS"  # TDKT_SCREENSHOTS=docs/screenshots refreshes the README's picture
 KDF = Scrypt(log2_n=4, r=1, p=1)
+DECISION_FIXTURES = ROOT / "tests" / "fixtures" / "definitions"  # the nomination process and its award_level DMN
 PLAN_FILES = ["unit_plan.bpmn", "plan_draft.json", "plan_head_review.json", "plan_home_affairs_review.json"]
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 DI = "{http://www.omg.org/spec/BPMN/20100524/DI}"
@@ -65,6 +66,7 @@ def designer_server(tmp_path: Path) -> Iterator[tuple[str, Any, EngineContext, i
         for user in s.scalars(select(User)):
             user.password_hash = hash_password("demo", kdf=KDF)
         deploy(s, _plan_files(), clock, actor="admin")
+        deploy(s, [(p.name, p.read_bytes()) for p in sorted(DECISION_FIXTURES.iterdir())], clock, actor="admin")
     running = _start(sessions, ctx, "KH-2024-SYT-1")
     app = create_app(
         {"ENGINE": engine, "DATABASE_URL": "given", "SECRET_KEY": "browser", "ENGINE_CONTEXT": ctx, "PASSWORD_KDF": KDF}
@@ -109,6 +111,14 @@ MIDDLE_OF_FIRST_LEG = """id => {
   const rect = canvas.getContainer().getBoundingClientRect();
   return {x: rect.left + ((a.x + b.x) / 2 - box.x) * box.scale, y: rect.top + ((a.y + b.y) / 2 - box.y) * box.scale};
 }"""
+
+
+def _due_date(xml: str, element_id: str) -> str | None:
+    root = etree.fromstring(xml.encode(), etree.XMLParser(resolve_entities=False, no_network=True))
+    camunda = "{http://camunda.org/schema/1.0/bpmn}"
+    for prop in root.iterfind(f".//{BPMN}userTask[@id='{element_id}']//{camunda}property[@name='dueDate']"):
+        return prop.get("value")
+    return None
 
 
 def _login(page: Any, server: str, user: str) -> None:
@@ -198,8 +208,21 @@ def test_a_designer_edits_lints_deploys_and_compares_the_unit_plan(designer_serv
                 'working_days(rules["deadlines"].get("plan_draft", 12))'
             )
 
+            # The step's form: its JSON Schema as text beside a live preview; the edit goes out with the deployment.
+            expect(page.locator("#designer-form-name")).to_have_text("plan_draft.json")
+            preview = page.locator("#designer-form-preview")
+            expect(preview.get_by_label("Tên kế hoạch", exact=False).first).to_be_visible()
+            schema = page.locator("#designer-form-text")
+            schema.fill(schema.input_value().replace('"Tên kế hoạch"', '"Tên kế hoạch năm"'))
+            expect(preview.locator("label", has_text="Tên kế hoạch năm")).to_have_count(1)
+            schema.fill(schema.input_value().replace('"type": "object"', '"type": "object",,'))
+            expect(page.locator("#designer-form-error")).to_contain_text("JSON không hợp lệ")
+            schema.fill(schema.input_value().replace('"type": "object",,', '"type": "object"'))
+            expect(page.locator("#designer-form-error")).to_be_hidden()
+
             # Break the head's approval condition: the flow gets a red marker and a line in the list.
             flow = page.locator('g.djs-element[data-element-id="plan_f_head_approve"]')
+            page.evaluate("window.scrollTo(0, 0)")  # the form's editor below scrolled the diagram away
             point = page.evaluate(MIDDLE_OF_FIRST_LEG, "plan_f_head_approve")
             _select(page, lambda: page.mouse.click(point["x"], point["y"]), "Đồng ý")
             _open_tdkt_group(page)
@@ -242,6 +265,19 @@ def test_a_designer_edits_lints_deploys_and_compares_the_unit_plan(designer_serv
             )
             page.screenshot(path=str(shots / "designer-diff.png"), full_page=True)
 
+            # A new draft from v2, from the list: the draft opens with v2's files.
+            page.goto(server + "/designer")
+            v2_row = page.locator('section[data-key="unit_plan"] tr[data-version="2"]')
+            expect(v2_row.locator("td.running")).to_have_text("0")
+            expect(page.locator('section[data-key="unit_plan"] tr[data-version="1"] td.running')).to_have_text("1")
+            v2_row.get_by_role("button", name="Tạo bản nháp từ phiên bản này").click()
+            expect(page).to_have_url(server + "/designer/unit_plan/draft")
+            page.locator('g.djs-element[data-element-id="plan_draft"]').wait_for()
+            _lint_settled(page)
+            expect(page.locator("#designer-lint-state")).to_have_attribute("data-errors", "0")
+            draft_xml = page.evaluate("window.tdktDesigner.files['unit_plan.bpmn']")
+            assert _due_date(draft_xml, "plan_draft") == 'working_days(rules["deadlines"].get("plan_draft", 12))'
+
             # An officer has no menu entry and gets the 403 page; nobody logged in goes to the login page.
             page.get_by_role("button", name="Đăng xuất").click()
             _login(page, server, "linh.tm")
@@ -265,6 +301,8 @@ def test_a_designer_edits_lints_deploys_and_compares_the_unit_plan(designer_serv
         assert (v1.version, v2.version, v2.deployed_by) == (1, 2, "thiet.ke")
         assert v2.task_meta["plan_draft"]["due_date"] == 'working_days(rules["deadlines"].get("plan_draft", 12))'
         assert 'head_decision == "approve"' in v2.sources["unit_plan.bpmn"]
+        assert v2.forms["plan_draft"]["properties"]["plan_title"]["title"] == "Tên kế hoạch năm"
+        assert v1.forms["plan_draft"]["properties"]["plan_title"]["title"] == "Tên kế hoạch"
     fresh = _start(sessions, ctx, "KH-2024-SYT-2")
     with sessions() as s:
         assert s.get(Instance, fresh).definition_id == v2.id
@@ -285,3 +323,45 @@ def lambda_contains(text: str) -> Any:
     import re
 
     return re.compile(re.escape(text))
+
+
+def test_a_designer_edits_a_decision_table_and_deploys_it(designer_server):
+    """The award_level DMN in dmn-js: a cell broken (the lint lists it), fixed, and deployed, which makes a new
+    version of the process that uses the decision."""
+    _browser_or_skip()
+    from playwright.sync_api import expect, sync_playwright
+
+    server, sessions, _, _ = designer_server
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            _login(page, server, "thiet.ke")
+            page.goto(server + "/designer")
+            decision = page.locator('section[data-key="award_level"]')
+            expect(decision.locator(".kind-decision")).to_have_text("Bảng quyết định")
+            decision.locator('tr[data-version="1"]').get_by_role("link", name="Mở").click()
+            expect(page).to_have_url(server + "/designer/award_level/1")
+            cell = page.locator('td[data-element-id="rule_high_in"]')
+            cell.click()
+            page.keyboard.press("Control+A")
+            page.keyboard.type("80 <= ? < 100")
+            listed = page.locator('#designer-problem-list tr.problem.error[data-element-id="rule_high_in"]')
+            expect(listed).to_have_count(1, timeout=10_000)
+            expect(listed).to_contain_text("award_level.dmn")
+            expect(cell).to_have_class(lambda_contains("tdkt-lint-error"))
+            cell.click()
+            page.keyboard.press("Control+A")
+            page.keyboard.type(">= 40")
+            expect(listed).to_have_count(0, timeout=10_000)
+            _lint_settled(page)
+            page.get_by_role("button", name="Triển khai").click()
+            expect(page.locator("#designer-message")).to_contain_text("Đã triển khai nomination phiên bản 2.")
+        finally:
+            browser.close()
+    with sessions() as s:
+        latest = s.scalars(
+            select(Definition).where(Definition.key == "nomination").order_by(Definition.version.desc())
+        ).first()
+        assert latest is not None and latest.version == 2
+        assert "&gt;= 40" in latest.sources["award_level.dmn"]

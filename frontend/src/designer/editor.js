@@ -202,7 +202,8 @@ export class Editor {
 
   showProblems(problems) {
     const diagram = this.current && this.current.endsWith(".bpmn") ? this.bpmnModeler : null;
-    this.lintView.show(problems, diagram, this.current);
+    const cells = this.current && this.current.endsWith(".dmn") ? this.canvas : null;
+    this.lintView.show(problems, diagram, this.current, cells);
   }
 
   async pick(problem) {
@@ -210,6 +211,12 @@ export class Editor {
       if (!isDiagram(problem.file)) return;
       this.select.value = problem.file;
       await this.open(problem.file);
+    }
+    if (problem.element_id && this.current.endsWith(".dmn")) {
+      const cell = this.canvas.querySelector(`td[data-element-id="${CSS.escape(problem.element_id)}"]`);
+      if (cell) cell.scrollIntoView({ block: "center" });
+      if (cell) cell.querySelector("[contenteditable]")?.focus();
+      return;
     }
     if (!problem.element_id || !this.current.endsWith(".bpmn")) return;
     const registry = this.bpmnModeler.get("elementRegistry");

@@ -27,10 +27,24 @@ export class LintView {
     this.marked = [];
   }
 
+  /** A decision table's cells (dmn-js draws them as ``td[data-element-id]``): a class on each, until redrawn. */
+  markCells(container, file) {
+    for (const node of container.querySelectorAll(".tdkt-lint-error, .tdkt-lint-warning")) {
+      node.classList.remove(...MARKERS);
+    }
+    for (const p of this.problems) {
+      if (!p.element_id || (p.file && file && p.file !== file)) continue;
+      for (const node of container.querySelectorAll(`td[data-element-id="${CSS.escape(p.element_id)}"]`)) {
+        node.classList.add(p.severity === "error" ? "tdkt-lint-error" : "tdkt-lint-warning");
+      }
+    }
+  }
+
   /** Show ``problems`` (the lint API's list); markers go on ``modeler``'s elements of ``file``. */
-  show(problems, modeler, file) {
+  show(problems, modeler, file, cells) {
     this.problems = problems || [];
     this.clearMarkers(modeler);
+    if (cells) this.markCells(cells, file);
     const errors = this.problems.filter((p) => p.severity === "error");
     const warnings = this.problems.filter((p) => p.severity !== "error");
     if (modeler) {
