@@ -152,3 +152,32 @@ def test_the_unit_council_fills_its_list_in_the_browser_form(nomination, tmp_pat
         "media_type": "application/pdf",
     }
     assert attachment.content == PDF and attachment.uploaded_by == "nga.vt"
+
+
+def test_without_the_bundle_the_plain_form_still_completes_the_task(nomination):
+    _browser_or_skip()
+    from playwright.sync_api import expect, sync_playwright
+
+    server, sessions, task_id = nomination
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.route("**/static/dist/forms.js", lambda route: route.abort())  # the bundle missing or blocked
+            page.goto(server + "/")
+            page.fill("#user", "nga.vt")
+            page.fill("#password", "demo")
+            page.get_by_role("button", name="Đăng nhập").click()
+            page.goto(f"{server}/tasks/{task_id}")
+            expect(page.locator("#rjsf-form")).to_have_count(0)
+            expect(page.locator("form.task-form")).to_be_visible()
+            page.fill("#f-meeting_date", "2026-03-19")  # the browser's own date input
+            rows = '[{"name": "Vũ Thị Nga", "kind": "individual", "award": "bang_khen_chu_tich"}]'
+            page.fill("#f-unit_candidates", rows)
+            page.get_by_role("button", name="Hoàn thành").click()
+            expect(page.locator(".flash.success")).to_contain_text("Đã hoàn thành công việc")
+        finally:
+            browser.close()
+    with sessions() as s:
+        row = s.get(HumanTask, task_id)
+        assert row is not None and row.status == "completed"
