@@ -135,3 +135,13 @@ def test_the_head_reassigns_as_before_and_the_new_holder_is_told(world: World, s
     (told,) = _notifications(sessions, "khanh.dq", "assigned")
     assert told.task_id == world.syt_task and told.title.startswith("Việc mới")
     assert _notifications(sessions, "duc.hm", "assigned") == []
+
+
+def test_the_auditor_reads_but_does_not_urge_and_the_routes_are_documented(world: World):
+    auditor = world.client("kiem.tra")
+    body = text(auditor.get(f"/tasks/{world.syt_task}"))
+    assert 'id="read-only"' in body and 'id="urge-button"' not in body and 'id="reassign-user"' not in body
+    assert auditor.post(f"/api/v1/tasks/{world.syt_task}/urge", json={}).status_code == 403
+    paths = world.client().get("/api/v1/openapi.json").get_json()["paths"]
+    assert "post" in paths["/api/v1/tasks/{task_id}/urge"] and "post" in paths["/api/v1/tasks/{task_id}/reassign"]
+    assert set(paths["/api/v1/instances/{instance_id}/comments"]) == {"get", "post"}
