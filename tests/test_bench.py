@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from api import create_app
 from cli import main
 from engine.bench.database import bench_database
-from engine.bench.http import _alive, password_hash, quotas, run_http
+from engine.bench.http import _alive, exactly_once, password_hash, quotas, run_http
 from engine.bench.nomination import nomination_workload, run_nomination_engine, run_nomination_floor
 from engine.bench.suite import Options
 from engine.bench.workloads import camunda_workloads, with_lane
 from engine.core.definitions import parse_files
 from engine.persistence.db import make_session_factory
 from engine.persistence.models import User
+from tests.conftest import IS_POSTGRES
 
 HEADLINE = (
     "completion_vs_floor_ratio",
+    "completion_vs_floor_ratio_sequence_5",
+    "pg_vs_sqlite_completion_ratio",
+    "http_vs_service_ratio",
+    "pg_scaleout_2_workers_ratio",
+    "pg_timer_lateness_p99_s",
     "task_completions_per_s",
     "completion_p99_ms",
     "http_completions_per_s",
@@ -64,7 +73,11 @@ def test_bench_runs_tiny_and_writes_the_headline_keys(tmp_path: Path) -> None:
         assert data[key] is None or isinstance(data[key], int | float), key
     assert data["http_completions_per_s"] > 0
     assert (data["http"]["completions"], data["http"]["backend"], data["http"]["errors"]) == (10, "sqlite", {})
+    assert data["http"]["exactly_once"]["ok"], data["http"]["exactly_once"]
+    assert data["http_vs_service_ratio"] > 0
+    assert data["http_vs_service_ratio"] == data["http_vs_service_by_backend"]["sqlite"]
     assert data["completion_vs_floor_ratio"] > 0
+    assert data["completion_vs_floor_ratio_sequence_5"] == data["workloads"][0]["engine"]["sqlite"]["ratio"]
     assert data["task_completions_per_s"] > 0
     assert data["bytes_per_finished_instance"] > 0
     assert [p["finished_instances"] for p in data["scale"]["sqlite"]] == [50, 100]
@@ -93,8 +106,8 @@ def test_nomination_runs_to_the_end_in_the_engine_and_in_the_floor() -> None:
         ran = run_nomination_engine(make_session_factory(engine), workload, 1)
     for side in (floor, bare, ran):
         assert (side["completed"], side["instances"]) == (1, 1)
-        assert side["human_steps"] == 32  # 18 forms, convene, attendance, 11 ballots, tally
-        assert (len(side["form"]), len(side["council"]), len(side["tally"])) == (18, 13, 1)
+        assert side["human_steps"] == 32  # 17 forms, convene, attendance, 11 ballots, tally, the decision
+        assert (len(side["form"]), len(side["council"]), len(side["tally"]), len(side["decision"])) == (17, 13, 1, 1)
         assert side["timers_fired"] == 1  # the comment period
         assert len(side["step"]) == side["human_steps"]
 
@@ -149,6 +162,69 @@ def test_http_run_completes_every_task_it_claims_and_stops_gunicorn() -> None:
     assert not run["deadline_hit"]
     assert not _alive(run["server_pid"])
     assert seen == ["http on sqlite: gunicorn -w 2, 2 clients, 20 completions"]
+
+
+def test_the_exactly_once_check_sees_a_doubled_and_a_forked_step() -> None:
+    run = run_http(None, workers=1, clients=1, completions=3)
+    assert run["exactly_once"] == {
+        "completed_tasks": 3,
+        "completion_events": 3,
+        "doubled_steps": 0,
+        "instances_with_two_open_tasks": 0,
+        "instances_rows_and_events_disagree": 0,
+        "ok": True,
+    }
+    with bench_database(None, "exactly_once") as engine:
+        from engine.bench.service import bench_context, prepare, run_engine
+        from engine.persistence.models import AuditEvent, HumanTask
+
+        workload = camunda_workloads({"sequence_5"})[0]
+        ctx = bench_context()
+        sessions = prepare(engine, ctx, [workload])
+        run_engine(sessions, ctx, workload, 2)
+        assert exactly_once(engine)["ok"]
+        with sessions() as s, s.begin():
+            event = s.scalars(select(AuditEvent).where(AuditEvent.action == "task.completed").limit(1)).one()
+            s.add(
+                AuditEvent(
+                    **{c: getattr(event, c) for c in ("stream", "at", "action", "instance_id", "task_guid")},
+                    seq=1000,
+                    prev_hash="x",
+                    hash="y",
+                    data={},
+                )
+            )
+        doubled = exactly_once(engine)
+        assert (doubled["doubled_steps"], doubled["instances_rows_and_events_disagree"], doubled["ok"]) == (1, 1, False)
+        with sessions() as s, s.begin():
+            done = s.scalars(select(HumanTask).where(HumanTask.status == "completed").limit(2)).all()
+            for row in done:
+                row.instance_id = done[0].instance_id
+                row.status = "open"
+        assert exactly_once(engine)["instances_with_two_open_tasks"] == 1
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="PostgreSQL only (DATABASE_URL)")
+def test_postgresql_scale_out_and_two_schedulers_write_their_keys(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    args = ["bench", "--only", "http", "--only", "timers", "--pg-only", "--url", os.environ["DATABASE_URL"]]
+    args += ["--timers", "40", "--timer-spread", "2", "--workload", "sequence_5", "--json", str(out)]
+    args += ["--http-clients", "2", "--http-completions", "20"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["pg_scaleout_2_workers_ratio"] > 0, data["notes"]
+    runs = data["pg_scaleout"]["runs"]
+    assert [r["workers"] for r in runs] == [1, 2]
+    for run in runs:
+        assert run["backend"] == "postgresql" and run["completions"] == 20 and run["exactly_once"]["ok"]
+        assert run["cpu_share_of_cores"]["database_server"] > 0
+    timers = data["timers_postgresql"]
+    assert (timers["fired"], timers["fired_events"], timers["exactly_once"], timers["schedulers"]) == (40, 40, True, 2)
+    assert timers["scheduler_exit_codes"] == [0, 0]
+    assert data["pg_timer_lateness_p99_s"] == round(timers["lateness_p99_s"], 3)
+    assert "timer_lateness_p99_s" not in data or data["timer_lateness_p99_s"] is None  # no SQLite run with --pg-only
+    assert "exactly once: yes" in result.output
 
 
 def test_province_part_runs_tiny_and_writes_its_keys(tmp_path: Path) -> None:

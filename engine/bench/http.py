@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from engine.bench import report
 from engine.bench.database import bench_database
@@ -127,6 +127,32 @@ def _children(pid: int) -> list[int]:
         except OSError:
             pass
     return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (Linux ``/proc``; 0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float | None:
+    """CPU used so far by every PostgreSQL server process on this machine (the bench's server is local), or None
+    when none is visible."""
+    total, seen = 0.0, False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if stat[stat.index("(") + 1 : stat.rindex(")")].startswith(("postgres", "postmaster")):
+            seen = True
+            total += cpu_seconds(int(entry.name))
+    return total if seen else None
 
 
 def _alive(pid: int) -> bool:
@@ -223,6 +249,44 @@ def load(port: int, users: list[str], password: str, quota: list[int], seconds: 
     return result
 
 
+def exactly_once(engine: Engine) -> dict[str, Any]:
+    """What the database holds after the load: completed task rows, ``task.completed`` audit events, tasks
+    completed more than once (a doubled step), instances with more than one open task (a lost or forked step:
+    ``sequence_5`` has one at a time) and instances whose completed tasks and events disagree. ``ok`` when the
+    last three are 0 and events match rows."""
+    with engine.connect() as conn:
+        completed = int(conn.execute(select(func.count()).where(HumanTask.status == "completed")).scalar_one())
+        events = conn.execute(
+            text("SELECT task_guid, count(*) FROM audit_event WHERE action = 'task.completed' GROUP BY task_guid")
+        ).all()
+        forked = conn.execute(
+            text(
+                "SELECT count(*) FROM (SELECT instance_id FROM human_task WHERE status IN ('open', 'claimed')"
+                " GROUP BY instance_id HAVING count(*) > 1) AS f"
+            )
+        ).scalar_one()
+        disagree = conn.execute(
+            text(
+                "SELECT count(*) FROM (SELECT t.instance_id, count(*) AS n FROM human_task t"
+                " WHERE t.status = 'completed' GROUP BY t.instance_id) AS c"
+                " WHERE c.n != (SELECT count(*) FROM audit_event e"
+                " WHERE e.instance_id = c.instance_id AND e.action = 'task.completed')"
+            )
+        ).scalar_one()
+    doubled = sum(1 for _guid, n in events if n > 1)
+    result = {
+        "completed_tasks": completed,
+        "completion_events": sum(n for _guid, n in events),
+        "doubled_steps": doubled,
+        "instances_with_two_open_tasks": int(forked),
+        "instances_rows_and_events_disagree": int(disagree),
+    }
+    result["ok"] = (
+        doubled == 0 and not forked and not disagree and result["completion_events"] == result["completed_tasks"]
+    )
+    return result
+
+
 def run_http(
     url: str | None,
     *,
@@ -246,12 +310,25 @@ def run_http(
         db_url = engine.url.render_as_string(hide_password=False)
         log(f"http on {backend}: gunicorn -w {workers}, {clients} clients, {completions:,} completions")
         with gunicorn(db_url, workers, Path(tmp) / "gunicorn.log") as server:
+            serving = [server["pid"], *_children(server["pid"])]
+            cpu_before = [cpu_seconds(p) for p in serving], postgres_cpu_seconds()
+            t_load = time.perf_counter()
             ran = load(server["port"], [user_name(n) for n in range(clients)], password, quota, seconds)
+            load_wall = time.perf_counter() - t_load
+            cpu_after = [cpu_seconds(p) for p in serving], postgres_cpu_seconds()
         if server.get("left_running"):
             ran["errors"]["gunicorn processes left running (killed)"] = server["left_running"]
-        with engine.connect() as conn:  # what the database says was completed, against what the clients counted
-            query = select(func.count()).where(HumanTask.status == "completed")
-            in_database = int(conn.execute(query.select_from(HumanTask)).scalar_one())
+        checked = exactly_once(engine)
+    cpu = {
+        "gunicorn_s": round(sum(cpu_after[0]) - sum(cpu_before[0]), 2),
+        "load_generator_s": round(ran.get("cpu_s", 0.0), 2),
+        "database_server_s": None
+        if backend != "postgresql" or cpu_before[1] is None or cpu_after[1] is None
+        else round(cpu_after[1] - cpu_before[1], 2),
+    }
+    cores = os.cpu_count() or 1
+    span = load_wall * cores  # the CPU the machine had while the load generator ran (its logins included)
+    shares = {k.removesuffix("_s"): round(v / span, 3) if v is not None and span > 0 else None for k, v in cpu.items()}
     timings = [t for per_client in ran["latencies_s"] for t in per_client]
     latency = report.summary(timings)
     fifth = ran["wall_s"] / 5
@@ -275,7 +352,10 @@ def run_http(
         "errors": ran["errors"],
         "first_errors": ran["first_errors"],
         "deadline_hit": ran["deadline_hit"],
-        "completed_in_database": in_database,
+        "completed_in_database": checked["completed_tasks"],
+        "exactly_once": checked,
+        "cpu_s": cpu,  # CPU used while the clients ran, by who
+        "cpu_share_of_cores": shares,  # the same over wall time x cores (database_server: PostgreSQL's processes)
         "seeded_instances": instances,
         "seed_s": round(seed_s, 2),
         "startup_s": server.get("startup_s"),

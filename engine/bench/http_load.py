@@ -10,14 +10,15 @@ request to reading the whole answer. The plan gives each client a user of its ow
 take, so a 409 (someone else completed it first) is a bench bug, counted like any other non-2xx answer.
 
 Plan: ``{"port", "users": [...], "password", "quota": [per client], "seconds", "page"}``.
-Result: ``{"latencies_s": [[per client]], "ends_s": [[per client]], "wall_s", "errors": {"STATUS METHOD PATH":
-count}, "first_errors", "deadline_hit"}`` (``ends_s``: when each answer came, seconds since the clients began).
+Result: ``{"latencies_s": [[per client]], "ends_s": [[per client]], "wall_s", "cpu_s", "errors": {"STATUS METHOD
+PATH": count}, "first_errors", "deadline_hit"}`` (``ends_s``: when each answer came, seconds since the clients began).
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import resource
 import sys
 import threading
 import time
@@ -131,7 +132,9 @@ def run(plan: dict[str, Any]) -> dict[str, Any]:
     for t in threads:
         t.join()
     wall = time.perf_counter() - began[0]
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
+        "cpu_s": usage.ru_utime + usage.ru_stime,  # the load generator's own CPU, logging in included
         "latencies_s": latencies,
         "ends_s": ends,
         "wall_s": wall,

@@ -109,7 +109,12 @@ def table(results: dict[str, Any]) -> list[str]:
                 lines.append(f"{row['name']} on {db}, ratio (ratio0) by kind of step: {kinds}")
     lines.append("")
     budgets = [
-        ("completion_vs_floor_ratio", "x", "<= 1.5"),
+        ("completion_vs_floor_ratio", "x", "<= 1.5 (geometric mean of the four human-step workloads)"),
+        ("completion_vs_floor_ratio_sequence_5", "x", "<= 1.4 (sequence_5)"),
+        ("pg_vs_sqlite_completion_ratio", "x", "<= 2 (PostgreSQL over SQLite per completion)"),
+        ("http_vs_service_ratio", "x", ">= 0.7 (HTTP completions/s over the service level's, sequence_5)"),
+        ("pg_scaleout_2_workers_ratio", "x", ">= 1.6 (2 gunicorn workers over 1, PostgreSQL)"),
+        ("pg_timer_lateness_p99_s", "s", "< 0.5 (PostgreSQL, two scheduler processes)"),
         ("task_completions_per_s", "/s", ">= 500"),
         ("completion_p99_ms", "ms", ""),
         ("http_completions_per_s", "/s", "(gunicorn, loopback; no budget)"),
@@ -126,6 +131,21 @@ def table(results: dict[str, Any]) -> list[str]:
         lines.append(f"{key:32}{_fmt(value, ',.2f'):>14} {unit:3} {budget}")
     for run in results.get("http_runs") or ([results["http"]] if results.get("http") else []):
         lines.append(http_line(run))
+    for run in (results.get("pg_scaleout") or {}).get("runs", []):
+        share = run["cpu_share_of_cores"]
+        lines.append(
+            http_line(run) + f"; CPU share of the cores: database server {_fmt(share['database_server'], '.0%')},"
+            f" gunicorn {_fmt(share['gunicorn'], '.0%')}, load generator {_fmt(share['load_generator'], '.0%')};"
+            f" exactly once: {'yes' if run['exactly_once']['ok'] else 'NO'}"
+        )
+    timers_pg = results.get("timers_postgresql")
+    if timers_pg:
+        lines.append(
+            f"timers postgresql {timers_pg['fired']:,} of {timers_pg['timers']:,} fired by {timers_pg['schedulers']}"
+            f" scheduler processes {timers_pg['fired_by_owner']}: p50 {timers_pg['lateness_p50_s']:.2f} s,"
+            f" p99 {timers_pg['lateness_p99_s']:.2f} s, max {timers_pg['lateness_max_s']:.2f} s;"
+            f" exactly once: {'yes' if timers_pg['exactly_once'] else 'NO'}"
+        )
     province = results.get("province") or {"runs": []}
     for run in province["runs"]:
         lines.append(province_line(run, province))

@@ -28,6 +28,11 @@ from engine.services.context import EngineContext
 
 HEADLINE = (
     "completion_vs_floor_ratio",
+    "completion_vs_floor_ratio_sequence_5",
+    "pg_vs_sqlite_completion_ratio",
+    "http_vs_service_ratio",
+    "pg_scaleout_2_workers_ratio",
+    "pg_timer_lateness_p99_s",
     "task_completions_per_s",
     "completion_p99_ms",
     "http_completions_per_s",
@@ -45,7 +50,9 @@ PARTS = ("service", "http", "scale", "timers", "soak", "province")  # service = 
 # at 7, 50 and 150 units takes about a minute, as long as the rest of the quick run. --quick --only province runs
 # it on that shorter range.
 QUICK_PARTS = ("service", "http", "scale", "timers", "soak")
-SQLITE_ONLY_PARTS = {"timers", "soak", "province"}
+SQLITE_ONLY_PARTS = {"soak", "province"}  # timers run on PostgreSQL too (two scheduler processes)
+PG_SCHEDULERS = 2  # scheduler processes sharing the timers on PostgreSQL
+SCALEOUT_WORKERS = (1, 2)  # gunicorn workers of the PostgreSQL scale-out runs
 
 
 @dataclass
@@ -60,7 +67,7 @@ class Options:
     soak_minutes: float | None = None
     workloads: set[str] | None = None
     parts: set[str] | None = None  # None: every part
-    sqlite: bool = True  # False: service and scale on PostgreSQL only (timers and soak need SQLite: skipped)
+    sqlite: bool = True  # False: service, HTTP, scale and timers on PostgreSQL only (soak and province skipped)
     http_workers: int | None = None
     http_clients: int | None = None
     http_completions: int | None = None
@@ -147,12 +154,26 @@ def run_suite(options: Options, log: Callable[[str], None]) -> dict[str, Any]:
     if "timers" in parts and opts.timers and load is not None:
         from engine.bench.timers import run_timers
 
-        log(f"timers: {opts.timers:,} falling due over {opts.timer_spread_s:.0f} s while {load.name} runs")
-        with bench_database(None, "timers") as engine:
-            timers = run_timers(engine, load, opts.timers, opts.timer_spread_s or 10.0)
-        results["timers"] = timers
-        results["timer_lateness_p99_s"] = round(timers["lateness_p99_s"], 3)
-        results["timer_lateness_p50_s"] = round(timers["lateness_p50_s"], 3)
+        spread = opts.timer_spread_s or 10.0
+        if opts.sqlite:
+            log(f"timers: {opts.timers:,} falling due over {spread:.0f} s while {load.name} runs")
+            with bench_database(None, "timers") as engine:
+                timers = run_timers(engine, load, opts.timers, spread)
+            results["timers"] = timers
+            results["timer_lateness_p99_s"] = round(timers["lateness_p99_s"], 3)
+            results["timer_lateness_p50_s"] = round(timers["lateness_p50_s"], 3)
+        if opts.pg_url:
+            log(f"timers on postgresql: {opts.timers:,} over {spread:.0f} s, {PG_SCHEDULERS} scheduler processes")
+            with bench_database(opts.pg_url, "timers") as engine:
+                timers = run_timers(engine, load, opts.timers, spread, schedulers=PG_SCHEDULERS)
+            results["timers_postgresql"] = timers
+            if timers["exactly_once"] and timers["fired"] == opts.timers:
+                results["pg_timer_lateness_p99_s"] = round(timers["lateness_p99_s"], 3)
+            else:
+                notes.append(
+                    f"timers on postgresql: {timers['fired']:,} of {opts.timers:,} fired, {timers['fired_events']:,}"
+                    f" timer.fired events for {timers['instances_fired']:,} instances: pg_timer_lateness_p99_s is null"
+                )
 
     if "soak" in parts and opts.soak_minutes and load is not None:
         from engine.bench.soak import run_soak
@@ -162,8 +183,25 @@ def run_suite(options: Options, log: Callable[[str], None]) -> dict[str, Any]:
             results["soak"] = run_soak(engine, load, opts.soak_minutes)
     if "province" in parts:
         _province(results, opts, notes, log)
+    _http_vs_service(results)
     results["notes"] = notes
     return results
+
+
+def _http_vs_service(results: dict[str, Any]) -> None:
+    """HTTP completions/s over the service level's ``sequence_5`` completions/s (one after another in one process),
+    on the backend of the headline HTTP run; the other backend's under ``http_vs_service_by_backend``."""
+    seq5 = next((r for r in results["workloads"] if r["name"] == "sequence_5"), None)
+    if seq5 is None:
+        return
+    by_backend = {}
+    for run in results.get("http_runs") or ([results["http"]] if results.get("http") else []):
+        service = seq5["engine"].get(run["backend"], {}).get("step", {}).get("per_s")
+        if service and run["completions_per_s"]:
+            by_backend[run["backend"]] = round(run["completions_per_s"] / service, 2)
+    results["http_vs_service_by_backend"] = by_backend
+    if results.get("http"):
+        results["http_vs_service_ratio"] = by_backend.get(results["http"]["backend"])
 
 
 def _province(results: dict[str, Any], opts: Options, notes: list[str], log: Callable[[str], None]) -> None:
@@ -234,6 +272,46 @@ def _http(
     if len(runs) > 1:
         results["http_runs"] = runs
     results["http_completions_per_s"] = runs[0]["completions_per_s"]
+    pg_url = next((url for db, url in backends if db == "postgresql"), None)
+    if pg_url is not None:
+        _scaleout(results, opts, pg_url, notes, log)
+
+
+def _scaleout(
+    results: dict[str, Any], opts: Options, pg_url: str, notes: list[str], log: Callable[[str], None]
+) -> None:
+    """The same HTTP load on PostgreSQL with 1 and then 2 gunicorn workers; the ratio of completions/s, when both
+    runs lost and doubled no step (``exactly_once``) and got no error answer."""
+    from engine.bench.http import HttpBenchError, run_http
+
+    assert opts.http_clients and opts.http_completions and opts.http_seconds
+    runs = []
+    for workers in SCALEOUT_WORKERS:
+        try:
+            run = run_http(
+                pg_url,
+                workers=workers,
+                clients=opts.http_clients,
+                completions=opts.http_completions,
+                seconds=opts.http_seconds,
+                log=log,
+            )
+        except (HttpBenchError, OSError) as err:
+            notes.append(f"http scale-out on postgresql with {workers} worker(s) not measured: {err}")
+            return
+        runs.append(run)
+    results["pg_scaleout"] = {
+        "runs": runs,
+        "database_server_share_of_cores": [r["cpu_share_of_cores"]["database_server"] for r in runs],
+    }
+    bad = [r for r in runs if r["errors"] or not r["exactly_once"]["ok"] or not r["completions_per_s"]]
+    if bad:
+        notes.append(
+            "pg_scaleout_2_workers_ratio is null: "
+            + "; ".join(f"-w {r['workers']}: errors {r['errors']}, checks {r['exactly_once']}" for r in bad)
+        )
+        return
+    results["pg_scaleout_2_workers_ratio"] = round(runs[-1]["completions_per_s"] / runs[0]["completions_per_s"], 2)
 
 
 def _service(
@@ -305,8 +383,17 @@ def _service(
     results["task_completions_per_s"] = sqlite_all["per_s"]
     results["completion_p99_ms"] = sqlite_all["p99_ms"]
     results["completion_p50_ms"] = sqlite_all["median_ms"]
+    seq5 = next((r for r in headline if r["name"] == "sequence_5"), None)
+    results["completion_vs_floor_ratio_sequence_5"] = seq5["engine"]["sqlite"]["ratio"] if seq5 else None
     if opts.pg_url:
         results["postgresql"] = {"completions": report.summary(pooled.get("postgresql", []))}
+        both = [r for r in headline if "postgresql" in r["engine"]]
+        for r in both:  # PostgreSQL's median completion over SQLite's, same workload, same run
+            eng = r["engine"]
+            eng["postgresql"]["vs_sqlite"] = report.ratio(eng["postgresql"]["step"], eng["sqlite"]["step"])
+        results["pg_vs_sqlite_completion_ratio"] = report.geometric_mean(
+            [r["engine"]["postgresql"]["vs_sqlite"] for r in both]
+        )
 
 
 def floor_run(workload: Workload, instances: int, *, with_spec: bool = True) -> dict[str, Any]:
