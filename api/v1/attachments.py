@@ -172,7 +172,7 @@ def check_completion() -> None:
         return
     body = request.get_json(silent=True)
     data = body.get("data") if isinstance(body, dict) else None
-    if not data:
+    if not data or not attachments.has_references(data):
         return
     p = require_user()
     task_id = (request.view_args or {}).get("task_id")

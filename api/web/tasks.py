@@ -114,7 +114,8 @@ def submit(task_id: int) -> Any:
     if not problems:
         try:
             with sessions()() as db, db.begin():
-                attachments.check_references(db, tasks.get_task(db, task_id), p.user_id, data)
+                if attachments.has_references(data):
+                    attachments.check_references(db, tasks.get_task(db, task_id), p.user_id, data)
                 complete_and_notify(db, engine_context(), task_id, p.user_id, data)
         except ValidationError as err:
             problems = problem_messages(schema, err.details) or {"(form)": err.message}

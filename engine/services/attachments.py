@@ -253,6 +253,11 @@ def _refs(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, dict[st
             yield from _refs(item, (*path, str(n)))
 
 
+def has_references(data: Any) -> bool:
+    """Whether a form's data refers to any attachment (so a completion without files costs no query)."""
+    return next(_refs(data), None) is not None
+
+
 def check_references(session: Session, task: HumanTask, user_id: str, data: Any) -> None:
     """Before ``task`` is completed with ``data``: each attachment it refers to exists, belongs to the task's
     instance, was uploaded by ``user_id`` or for the task's unit, and is described as stored. ValidationError (422)
