@@ -204,12 +204,13 @@ def task_recipients(session: Session, ctx: EngineContext, task: HumanTask) -> li
 
 def task_texts(session: Session, task: HumanTask, **extra: Any) -> dict[str, Any]:
     """The fields the message templates use for ``task``, plus ``extra``."""
+    unit_name = select(OrgUnit.name).where(OrgUnit.id == task.unit_id).scalar_subquery()
     process = session.execute(
-        select(Definition.name, Definition.key)
+        select(Definition.name, Definition.key, unit_name)
         .join(Instance, Instance.definition_id == Definition.id)
         .where(Instance.id == task.instance_id)
     ).first()
-    unit = session.scalar(select(OrgUnit.name).where(OrgUnit.id == task.unit_id)) if task.unit_id else None
+    unit = process[2] if process else None
     return {
         "task": task.name or task.element_id,
         "process": (process.name or process.key) if process else (task.definition_key or ""),
@@ -259,13 +260,17 @@ def notify_next_steps(
     from engine.services.task_context import return_reason  # task_context reads tasks, which reach this module
 
     reason = return_reason(submitted or {})
-    actor_name = session.scalar(select(User.full_name).where(User.id == actor)) or actor
+    kind = "returned" if reason is not None else "assigned"
     sent: list[Notification] = []
+    actor_name: str | None = None
     for task in session.scalars(_step_tasks(instance_id).order_by(HumanTask.id)):
         if task.id in before:
             continue
         recipients = [u for u in task_recipients(session, ctx, task) if u != actor]
-        kind = "returned" if reason is not None else "assigned"
+        if not recipients:
+            continue
+        if actor_name is None:  # read once, and only when someone is told
+            actor_name = session.scalar(select(User.full_name).where(User.id == actor)) or actor
         title, body = render(kind, **task_texts(session, task, actor=actor_name, reason=reason or ""))
         sent += notify(session, ctx, recipients, kind, title, body, instance_id=task.instance_id, task_id=task.id)
     return sent
@@ -277,8 +282,11 @@ def complete_and_notify(
     """A person completes a task (``tasks.complete``) and whoever gets the steps it opened is told (above)."""
     from engine.services import tasks  # tasks reaches this module through the instance store
 
-    row = tasks.get_task(session, task_id)
-    instance_id = row.instance_id
+    # The instance's id only: a task row loaded here would send the completion down its slower path (it reuses
+    # rows the session holds instead of reading them in one prepared statement).
+    instance_id = session.scalar(select(HumanTask.instance_id).where(HumanTask.id == task_id))
+    if instance_id is None:
+        return tasks.complete(session, ctx, task_id, user_id, data)  # its NotFoundError names the task
     before = open_task_ids(session, instance_id)
     done = tasks.complete(session, ctx, task_id, user_id, data)
     notify_next_steps(session, ctx, instance_id, before, user_id, data)
