@@ -83,14 +83,20 @@ def designer_server(tmp_path: Path) -> Iterator[tuple[str, Any, EngineContext, i
         engine.dispose()
 
 
+def _c14n(node: Any) -> str:
+    """Exclusive C14N without comments: only the namespaces the element uses (the modeler declares them all on the
+    root, a file may declare unused ones), and no comments (bpmn-moddle drops XML comments)."""
+    return etree.tostring(node, method="c14n", exclusive=True, with_comments=False).decode()
+
+
 def _extensions(xml: str | bytes) -> dict[str, list[str]]:
-    """Every element's extension elements, canonicalised (C14N, whitespace between tags dropped)."""
+    """Every element's extension elements, canonicalised (``_c14n``, whitespace between tags dropped)."""
     text = xml.encode() if isinstance(xml, str) else xml
     root = etree.fromstring(text, etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True))
     found = {}
     for ext in root.iter(f"{BPMN}extensionElements"):
         children = [c for c in ext if isinstance(c.tag, str)]
-        found[ext.getparent().get("id")] = [etree.tostring(c, method="c14n").decode() for c in children]
+        found[ext.getparent().get("id")] = [_c14n(c) for c in children]
     return found
 
 
@@ -365,3 +371,53 @@ def test_a_designer_edits_a_decision_table_and_deploys_it(designer_server):
         ).first()
         assert latest is not None and latest.version == 2
         assert "&gt;= 40" in latest.sources["award_level.dmn"]
+
+
+# The modeler's own moddle (bpmn-moddle with the Camunda descriptor and ours for SpiffWorkflow) reads a file and
+# writes it back, as saving from the modeler does (frontend/src/designer/references.js).
+ROUND_TRIP = "xml => window.tdktDesigner.roundTrip(xml)"
+LOOP_REFS = ("loopDataInputRef", "loopDataOutputRef")
+
+
+def _loop_refs(xml: str | bytes) -> list[tuple[str | None, str, str]]:
+    """(activity id, which, variable) of every multi-instance loop reference: SpiffWorkflow's variable names."""
+    text = xml.encode() if isinstance(xml, str) else xml
+    root = etree.fromstring(text, etree.XMLParser(resolve_entities=False, no_network=True))
+    return sorted(
+        (ref.getparent().getparent().get("id"), which, (ref.text or "").strip())
+        for which in LOOP_REFS
+        for ref in root.iter(f"{BPMN}{which}")
+    )
+
+
+def test_camunda_and_spiffworkflow_extensions_round_trip_through_the_modeler(designer_server):
+    """Every model of ours, the SpiffArena-style fixture and Camunda's invoice example, read and written by the
+    modeler's moddle: every element's extension elements come back the same (after canonicalisation)."""
+    _browser_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    server, _, _, _ = designer_server
+    corpus = ROOT.parent / "shared" / "corpus" / "camunda-invoice"
+    paths = [*sorted(BPMN_DIR.glob("*.bpmn")), DECISION_FIXTURES / "spiff_nomination.bpmn"]
+    paths += sorted(corpus.glob("*.bpmn")) if corpus.is_dir() else []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            _login(page, server, "thiet.ke")
+            page.goto(server + "/designer/unit_plan/1")
+            page.locator('g.djs-element[data-element-id="plan_draft"]').wait_for()
+            spiff_elements = loops = 0
+            for path in paths:
+                original = path.read_bytes()
+                result = page.evaluate(ROUND_TRIP, original.decode("utf-8"))
+                assert result["warnings"] == [], (path.name, result["warnings"])
+                before, after = _extensions(original), _extensions(result["xml"])
+                assert after == before, path.name
+                assert _loop_refs(result["xml"]) == _loop_refs(original), path.name
+                loops += len(_loop_refs(original))
+                spiff_elements += sum(c.count("spiffworkflow.org") for found in after.values() for c in found)
+        finally:
+            browser.close()
+    assert spiff_elements >= 30  # the models do carry SpiffWorkflow extensions (preScript, properties, operators...)
+    assert loops >= 12  # and multi-instance loops naming their variables

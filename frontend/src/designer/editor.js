@@ -13,6 +13,7 @@ import camundaModdle from "camunda-bpmn-moddle/resources/camunda.json";
 import { ApiError, deploy, getDraft, lint, putDraft, versionFiles } from "./api.js";
 import { FormPreview } from "./form-preview.js";
 import { LintView } from "./lint.js";
+import { keepUnresolvedReferences, roundTrip } from "./references.js";
 import spiffModdle from "./spiffworkflow.json";
 import { TdktPropertiesModule } from "./tdkt-properties.js";
 import { el, w } from "./words.js";
@@ -106,6 +107,9 @@ export class Editor {
         ],
         moddleExtensions: { camunda: camundaModdle, spiffworkflow: spiffModdle },
       });
+      this.bpmnModeler.on("import.parse.complete", (event) => {
+        keepUnresolvedReferences(this.bpmnModeler.get("moddle"), event.warnings);
+      });
       this.bpmnModeler.on("commandStack.changed", () => this.changed());
       this.bpmnModeler.on("selection.changed", (event) => this.selected(event.newSelection));
     }
@@ -172,6 +176,10 @@ export class Editor {
     const { xml } = await modeler.saveXML({ format: true });
     this.files[this.current] = xml;
     this.dirty = false;
+  }
+
+  async roundTrip(xml) {
+    return roundTrip(this.bpmn().get("moddle"), xml);
   }
 
   async currentXml() {
