@@ -32,9 +32,10 @@ def _browser_or_skip() -> None:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    """The app on the demo (organisation, models, the 2026 campaign) in a temporary SQLite file, on a free port."""
+    """The app on the demo (organisation, models, the 2026 campaign as opened, without its lived history) in a
+    temporary SQLite file, on a free port."""
     url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
-    loaded = CliRunner().invoke(main, ["demo", "--url", url, "--quiet"])
+    loaded = CliRunner().invoke(main, ["demo", "--url", url, "--quiet", "--no-history"])
     assert loaded.exit_code == 0, loaded.output
     engine = make_engine(url)
     ctx = EngineContext(clock=ManualClock(datetime(2026, 3, 16, 2, 0, tzinfo=UTC)))
