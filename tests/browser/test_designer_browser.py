@@ -5,7 +5,10 @@ the running one stays on v1; the diff page shows what changed; an officer gets t
 
 from __future__ import annotations
 
+import html
+import json
 import os
+import re
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -26,9 +29,12 @@ from engine.services import instances, tasks
 from engine.services.context import EngineContext
 from engine.services.definitions import deploy
 from engine.services.org import load_org_file
+from tests.api_support import World
+from tests.api_support import world as world  # noqa: F401 - fixture
 from tests.browser.test_inbox_browser import CHROMIUM, _browser_or_skip
 from tests.conftest import BPMN_DIR, ROOT
 from tests.test_lifecycle_helpers import base_data
+from tests.test_web import text, web_login
 
 SCREENSHOTS_ENV = "TDKT_SCREENSHOTS"  # TDKT_SCREENSHOTS=docs/screenshots refreshes the README's picture
 KDF = Scrypt(log2_n=4, r=1, p=1)
@@ -421,3 +427,50 @@ def test_camunda_and_spiffworkflow_extensions_round_trip_through_the_modeler(des
             browser.close()
     assert spiff_elements >= 30  # the models do carry SpiffWorkflow extensions (preScript, properties, operators...)
     assert loops >= 12  # and multi-instance loops naming their variables
+
+
+# --- the pages' answers without a browser (Flask's test client) ----------------------------------------------
+
+
+def test_designer_pages_are_for_designers_and_administrators(world: World):
+    anonymous = world.app.test_client().get("/designer/unit_plan/1")
+    assert anonymous.status_code == 302 and anonymous.headers["Location"].startswith("/login")
+
+    officer = world.app.test_client()
+    web_login(officer, "linh.tm")
+    assert "/designer" not in text(officer.get("/"))  # no menu entry
+    pages = ("/designer", "/designer/unit_plan/1", "/designer/unit_plan/draft", "/designer/unit_plan/diff?from=1&to=2")
+    for url in pages:
+        denied = officer.get(url)
+        assert denied.status_code == 403 and denied.mimetype == "text/html", url
+        assert "may not design processes" in text(denied)
+
+    admin = world.app.test_client()
+    web_login(admin, "admin")
+    assert 'href="/designer"' in text(admin.get("/"))
+    page = admin.get("/designer/unit_plan/1")
+    assert page.status_code == 200 and 'data-key="unit_plan"' in text(page) and 'data-version="1"' in text(page)
+    csp = page.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in csp and "unsafe" not in csp  # the page keeps the app's policy
+    words = re.search(r'<script type="application/json" id="designer-words">(.*?)</script>', text(page), re.S)
+    assert words and json.loads(words.group(1))["deploy_refused"].startswith("Chưa triển khai được")
+    english = admin.get("/designer?lang=en")
+    assert "Process design" in text(english)
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "names"),
+    [
+        ("/designer/unit_plan/diff?from=1", 422, "'to'"),
+        ("/designer/unit_plan/diff?from=x&to=2", 422, "'from'"),
+        ("/designer/unit_plan/diff?from=0&to=2", 422, "'from'"),
+        ("/designer/not%20a%20key/1", 404, "not a key"),
+        ("/designer/unit_plan/99999999999999999999", 404, ""),
+    ],
+)
+def test_bad_designer_urls_name_what_is_wrong(world: World, url: str, status: int, names: str):
+    admin = world.app.test_client()
+    web_login(admin, "admin")
+    answer = admin.get(url, headers={"Accept": "text/html,*/*;q=0.8"})  # as a browser asks
+    assert answer.status_code == status and answer.mimetype == "text/html"
+    assert names in html.unescape(text(answer))
