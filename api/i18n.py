@@ -289,6 +289,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "start_err_no_rules": "Chưa có quy định nào có hiệu lực vào ngày này.",
         "start_err_unknown_field": "Không phải trường của biểu mẫu này.",
         "at_unit": "tại {unit}",
+        "urge_all_overdue": "Đôn đốc tất cả việc quá hạn ({count})",
+        "urged_overdue": "Đã đôn đốc {count} việc quá hạn ({skipped} việc đã được đôn đốc hôm nay).",
+        "urged_on": "Đã đôn đốc {day}",
         # --- the process designer (api/web/designer.py, designer.js) ---
         "designer_title": "Thiết kế quy trình",
         "designer_intro": "Quy trình (BPMN), bảng quyết định (DMN) đã triển khai và số hồ sơ chạy trên mỗi bản.",
@@ -782,6 +785,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "start_err_no_rules": "No rules are in force on this day.",
         "start_err_unknown_field": "Not a field of this form.",
         "at_unit": "at {unit}",
+        "urge_all_overdue": "Urge all overdue work ({count})",
+        "urged_overdue": "Urged {count} overdue task(s) ({skipped} already urged today).",
+        "urged_on": "Urged {day}",
         # --- the process designer (api/web/designer.py, designer.js) ---
         "designer_title": "Process design",
         "designer_intro": "Deployed processes (BPMN) and decision tables (DMN), with the instances on each version.",

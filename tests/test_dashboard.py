@@ -279,3 +279,30 @@ def test_the_pipeline_counts_each_dossier_by_its_status(sessions, ctx, lifecycle
     with sessions() as s:
         items = campaign_dashboard(s, ctx, iid).items
     assert sorted(i.candidate for i in items if i.status == "disclosure") == ["Khoa Nội", "Vũ Thị Nga"]
+
+
+def test_sở_nội_vụ_urges_every_overdue_task_at_once(web, sessions, clock):
+    from engine.persistence.models import Notification
+    from tests.test_web import token
+
+    app, root_id = web
+    clock.advance(timedelta(days=30))
+    staff = app.test_client()
+    login(staff, "truong.ban.tdkt")
+    page = staff.get(f"/dashboard/{root_id}").get_data(as_text=True)
+    assert 'id="urge-all"' in page and "(6)" in page  # six plans late; the third unit's is done
+    csrf = token(page.encode())
+    answer = staff.post(f"/dashboard/{root_id}/urge-overdue", data={"csrf_token": csrf}, follow_redirects=True)
+    body = answer.get_data(as_text=True)
+    assert "Đã đôn đốc 6 việc quá hạn (0 việc" in body and body.count("Đã đôn đốc 0") == 0
+    assert body.count('class="muted urged"') == 6
+    with sessions() as s:
+        told = s.scalars(select(Notification).where(Notification.kind == "urged")).all()
+    assert len({n.task_id for n in told}) == 6
+    again = staff.post(f"/dashboard/{root_id}/urge-overdue", data={"csrf_token": csrf}, follow_redirects=True)
+    assert "Đã đôn đốc 0 việc quá hạn (6 việc" in again.get_data(as_text=True)
+    officer, head = _officer_and_head(sessions, clock)
+    boss = app.test_client()
+    login(boss, head)
+    assert 'id="urge-all"' not in boss.get(f"/dashboard/{root_id}").get_data(as_text=True)
+    assert boss.post(f"/dashboard/{root_id}/urge-overdue", data={"csrf_token": csrf}).status_code in (400, 403)

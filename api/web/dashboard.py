@@ -80,7 +80,26 @@ def show(root_id: int) -> Any:
         block=block,
         now=ctx.now(),
         may_start=_may_start(p),
+        may_urge=may_urge(p),
+        overdue=sum(r.overdue for r in board.rows),
     )
+
+
+@bp.post("/dashboard/<int:root_id>/urge-overdue")
+def urge_overdue(root_id: int) -> Any:
+    """Urge every overdue task of the campaign shown (of the rows the filters keep), each once per working day."""
+    p = require_user()
+    if not may_urge(p):
+        raise PermissionDeniedError("only Sở Nội vụ and administrators urge the units' work")
+    kind = request.form.get("kind") or None
+    block = request.form.get("block") or None
+    ctx = engine_context()
+    with sessions()() as db, db.begin():
+        board = campaign_dashboard(db, ctx, root_id, kind=kind, block=block)
+        units = {r.unit_id for r in board.rows}
+        urged, skipped = urge.urge_overdue(db, ctx, root_id, p.user_id, units)
+    flash(t("urged_overdue", count=urged, skipped=skipped), "success")
+    return redirect(url_for("web.dashboard.show", root_id=root_id, kind=kind, block=block))
 
 
 # --- a task read-only, urge and reassign --------------------------------------------------------------------

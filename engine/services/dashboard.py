@@ -12,7 +12,8 @@ from its instances' open and completed tasks: open work (with its due date and e
 instance runs, nothing is the unit's to do: a timer, another unit's step), done, or not started.
 
 ``campaign_dashboard`` reads everything with a fixed number of queries, whatever the number of units: the root,
-its start data, the tree's instances, their open tasks, their completed-task counts and the units' names.
+its start data, the tree's instances, the units' names, the last urge of each task, the open tasks and the
+completed-task counts.
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ class OpenTask:
     escalation_level: int
     overdue: bool
     unit_name: str = ""
+    urged_at: datetime | None = None  # the last "Đôn đốc" (engine/services/urge.py)
 
     @property
     def escalated(self) -> bool:
@@ -219,12 +221,20 @@ def campaign_dashboard(
     }
     now = ctx.now()
     units = {u.id: u for u in session.execute(select(OrgUnit.id, OrgUnit.name, OrgUnit.kind))}
+    in_tree = (Instance.root_id == root_id) | (Instance.id == root_id)
     task_query = (
         select(HumanTask)
         .join(Instance, Instance.id == HumanTask.instance_id)
-        .where(HumanTask.status.in_(OPEN), (Instance.root_id == root_id) | (Instance.id == root_id))
+        .where(HumanTask.status.in_(OPEN), in_tree)
         .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
     )
+    urge_query = (
+        select(AuditEvent.task_guid, func.max(AuditEvent.at))
+        .join(Instance, Instance.id == AuditEvent.instance_id)
+        .where(in_tree, AuditEvent.action == "task.urged")
+        .group_by(AuditEvent.task_guid)
+    )
+    urged = dict(session.execute(urge_query).all())
     open_tasks = [
         OpenTask(
             t.id,
@@ -237,6 +247,7 @@ def campaign_dashboard(
             t.escalation_level,
             t.due_at is not None and t.due_at < now,
             units[t.unit_id].name if t.unit_id in units else (t.unit_id or ""),
+            urged.get(t.task_guid),
         )
         for t in session.scalars(task_query)
     ]

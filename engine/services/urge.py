@@ -4,6 +4,7 @@
   ``task.urged`` audit event. At most one urge per task per working day (the day in Asia/Ho_Chi_Minh; an urge
   on a weekend or holiday counts for the next working day): a second one is a ConflictError naming when the
   next is possible.
+- ``urge_overdue``: the same for every overdue task of a campaign at once (those urged today are skipped).
 - ``reassign_escalated``: the escalation policy (``engine/escalation_defaults.yaml``) hands an overdue task to
   Sở Nội vụ's monitor at its second level; from then on the monitor may hand it to another person holding the
   task's role in the task's unit (never to someone outside it), audited as ``task.reassigned`` with
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from engine.core.business_calendar import LOCAL_TZ
 from engine.errors import ConflictError, PermissionDeniedError, ValidationError
-from engine.persistence.models import AuditEvent, HumanTask, User
+from engine.persistence.models import AuditEvent, HumanTask, Instance, User
 from engine.services.audit import append_event, instance_stream
 from engine.services.context import EngineContext
 from engine.services.directory import users_with_role
@@ -162,3 +163,30 @@ def reassign_escalated(session: Session, ctx: EngineContext, task_id: int, to_us
     session.refresh(row)
     notify_assigned(session, ctx, row, by_user)
     return row
+
+
+def urge_overdue(
+    session: Session, ctx: EngineContext, root_id: int, by_user: str, unit_ids: set[str] | None = None
+) -> tuple[int, int]:
+    """Urge every overdue open task of a campaign (the root and everything it called), of ``unit_ids`` unless None:
+    (urged, skipped because already urged on this working day)."""
+    query = (
+        select(HumanTask.id, HumanTask.unit_id, Instance.unit_id)
+        .join(Instance, Instance.id == HumanTask.instance_id)
+        .where(
+            (Instance.root_id == root_id) | (Instance.id == root_id),
+            HumanTask.status.in_(OPEN),
+            HumanTask.due_at < ctx.now(),
+        )
+        .order_by(HumanTask.due_at, HumanTask.id)
+    )
+    urged = skipped = 0
+    for task_id, task_unit, instance_unit in session.execute(query).all():
+        if unit_ids is not None and task_unit not in unit_ids and instance_unit not in unit_ids:
+            continue
+        if may_urge_again(session, ctx, get_task(session, task_id)) is not None:
+            skipped += 1
+            continue
+        urge_task(session, ctx, task_id, by_user)
+        urged += 1
+    return urged, skipped
