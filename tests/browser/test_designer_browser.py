@@ -369,6 +369,16 @@ def test_a_designer_edits_a_decision_table_and_deploys_it(designer_server):
             _lint_settled(page)
             page.get_by_role("button", name="Triển khai").click()
             expect(page.locator("#designer-message")).to_contain_text("Đã triển khai nomination phiên bản 2.")
+
+            # The decision's two versions side by side, the changed cell named and coloured.
+            page.goto(server + "/designer/award_level/diff?from=1&to=2")
+            changed = page.locator('#designer-diff-list tr[data-element-id="rule_high_in"]')
+            expect(changed).to_have_attribute("data-change", "changed")
+            expect(changed).to_contain_text(">= 30 → >= 40")
+            expect(page.locator("#designer-diff-list tr")).to_have_count(1)
+            expect(page.locator('#designer-diff-new td[data-element-id="rule_high_in"]')).to_have_class(
+                lambda_contains("diff-changed")
+            )
         finally:
             browser.close()
     with sessions() as s:

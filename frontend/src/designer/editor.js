@@ -80,6 +80,11 @@ export class Editor {
     document.getElementById("designer-save").addEventListener("click", () => this.saveDraft());
     document.getElementById("designer-deploy").addEventListener("click", () => this.deploy());
     this.formText.addEventListener("input", () => this.formEdited());
+    window.addEventListener("beforeunload", (event) => {
+      if (!this.unsaved) return;
+      event.preventDefault();
+      event.returnValue = w("leave");
+    });
     const first = mainFile(this.files, this.key);
     this.select.value = first;
     await this.open(first);
@@ -165,6 +170,7 @@ export class Editor {
 
   changed() {
     this.dirty = true;
+    this.unsaved = true;
     clearTimeout(this.lintTimer);
     this.lintTimer = setTimeout(() => this.lintNow(), LINT_DELAY);
   }
@@ -215,6 +221,17 @@ export class Editor {
   }
 
   async pick(problem) {
+    if (problem.file && problem.file.endsWith(".json") && this.bpmnModeler && this.current.endsWith(".bpmn")) {
+      // A form's problem: select the user task whose form it is, which opens the form beside its preview.
+      const registry = this.bpmnModeler.get("elementRegistry");
+      const task = registry.filter((e) => this.formFileOf(e) === problem.file)[0];
+      if (task) {
+        this.bpmnModeler.get("selection").select(task);
+        this.bpmnModeler.get("canvas").scrollToElement(task);
+        this.formSection.scrollIntoView({ block: "start" });
+      }
+      return;
+    }
     if (problem.file && problem.file !== this.current && this.files[problem.file] !== undefined) {
       if (!isDiagram(problem.file)) return;
       this.select.value = problem.file;
@@ -241,6 +258,7 @@ export class Editor {
       await this.flush();
       await putDraft(this.key, this.files, this.basedOn);
       const link = this.isDraft ? null : el("a", { href: `${this.base}/${encodeURIComponent(this.key)}/draft` }, w("open_draft"));
+      this.unsaved = false;
       this.say(w("saved"), "success", link);
     } catch (err) {
       this.say(w("save_failed", { message: err.message }), "error");
@@ -266,6 +284,7 @@ export class Editor {
       const link = el("a", { href, id: "designer-deployed-link", "data-version": done.version }, `v${done.version}`);
       this.say(w(done.unchanged ? "unchanged" : "deployed", { key: done.key, version: done.version }), "success", link);
       this.message.dataset.version = String(done.version);
+      this.unsaved = false;
     } catch (err) {
       if (err instanceof ApiError && err.problems.length) this.showProblems(err.problems);
       this.say(w("deploy_failed", { message: err.message }), "error");
@@ -304,6 +323,7 @@ export class Editor {
   formEdited() {
     if (!this.formName) return;
     this.files[this.formName] = this.formText.value;
+    this.unsaved = true;
     clearTimeout(this.formTimer);
     this.formTimer = setTimeout(() => this.renderForm(), 250);
     clearTimeout(this.lintTimer);
