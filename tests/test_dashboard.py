@@ -223,6 +223,8 @@ def test_sở_nội_vụ_sees_every_unit_a_head_their_own_an_officer_nothing(web
     login(boss, head)
     mine = boss.get(f"/dashboard/{root_id}").get_data(as_text=True)
     assert mine.count('<tr data-unit="') == 1
+    # the head's plan waits at the head's own review: linked; what waits at Sở Nội vụ would not be
+    assert '<a class="stage-task"' in mine
     clerk = app.test_client()
     login(clerk, officer)
     assert clerk.get(f"/dashboard/{root_id}").status_code == 403

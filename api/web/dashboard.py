@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from api.authz import (
     check_start,
+    may_oversee,
     may_see_reports,
     may_urge,
     readable_task,
@@ -82,6 +83,7 @@ def show(root_id: int) -> Any:
         may_start=_may_start(p),
         may_urge=may_urge(p),
         overdue=sum(r.overdue for r in board.rows),
+        openable=None if may_oversee(p) else p.units("unit_head"),  # a head opens their own units' tasks only
     )
 
 
