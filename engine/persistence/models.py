@@ -345,6 +345,7 @@ class AuditEvent(Base):
     __table_args__ = (
         UniqueConstraint("stream", "seq"),
         Index("ix_audit_instance", "instance_id", "id"),
+        Index("ix_audit_actor", "actor", "instance_id"),  # the auditor's search by who acted
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
