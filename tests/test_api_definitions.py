@@ -3,6 +3,7 @@ lint and deploy (multipart and JSON), drafts, who may do what, and migration 000
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from typing import Any
@@ -362,7 +363,7 @@ def test_deploy_refusals_name_the_file(world: World, files, words):
 # --- drafts ---------------------------------------------------------------------------------------------------
 
 
-def test_drafts_are_saved_as_given_read_replaced_and_deleted(world: World, clock):
+def test_drafts_are_saved_as_given_read_replaced_and_deleted(world: World, clock, sessions):
     client = world.client("admin")
     assert client.get(DRAFT).status_code == 404
     broken = {"unit_plan.bpmn": broken_plan().decode("utf-8"), "plan_draft.json": "{ not json yet"}
@@ -379,6 +380,15 @@ def test_drafts_are_saved_as_given_read_replaced_and_deleted(world: World, clock
     assert client.delete(DRAFT).status_code == 204
     assert client.get(DRAFT).status_code == 404
     assert client.delete(DRAFT).status_code == 404
+    with sessions() as s:  # each save and the discard are on the trail, with each file's hash
+        events = list(s.scalars(select(AuditEvent).where(AuditEvent.action.like("definition.draft_%"))))
+    assert [(e.action, e.actor) for e in events] == [
+        ("definition.draft_saved", "admin"),
+        ("definition.draft_saved", "admin"),
+        ("definition.draft_deleted", "admin"),
+    ]
+    assert events[1].data["files"] == {"unit_plan.bpmn": hashlib.sha256(b"<x/>").hexdigest()}
+    assert events[2].data == {"key": "unit_plan", "reason": "discarded"}
 
 
 def test_a_draft_of_a_new_process_is_listed_without_versions(world: World):

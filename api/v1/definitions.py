@@ -202,9 +202,10 @@ def put_draft(key: str) -> Any:
 @api.validate(resp=responses(HTTP_204=None), tags=TAGS)
 def remove_draft(key: str) -> Any:
     """Throw the draft of ``key`` away (404 if there is none)."""
+    p = require_user()
     with sessions()() as db, db.begin():
         get_draft(db, key)
-        delete_draft(db, key)
+        delete_draft(db, key, engine_context().clock, actor=p.user_id)
     return "", 204
 
 
@@ -293,7 +294,11 @@ def deploy() -> Any:
                 results = [deploy_files(db, files, ctx.clock, actor=p.user_id, connectors=ctx.connectors.names())]
                 keys = []
             keys += [d.key for r in results for d in r.definitions]
-            removed = [key for key in dict.fromkeys(keys) if delete_draft(db, key)]
+            removed = [
+                key
+                for key in dict.fromkeys(keys)
+                if delete_draft(db, key, ctx.clock, actor=p.user_id, reason="deployed")
+            ]
     except DefinitionError as err:
         body = {
             "error": {"code": err.code, "message": err.message, "details": err.details},

@@ -3,11 +3,13 @@
 A draft is kept exactly as given, whether it lints or not (that is what drafts are for); only what could harm the
 server or the files' later use is refused: names that are not a plain ``*.bpmn``/``*.dmn``/``*.json`` file name,
 and drafts over a size cap. One draft per key; saving again replaces it. A successful deploy of the key removes
-its draft (``delete_draft``, called by whoever deploys).
+its draft (``delete_draft``, called by whoever deploys). Saving and throwing away are audited on the system
+stream (``definition.draft_saved`` with each file's sha256, ``definition.draft_deleted``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 from engine.clock import Clock
 from engine.errors import ConflictError, NotFoundError, PayloadTooLargeError, ValidationError
 from engine.persistence.models import DefinitionDraft
+from engine.services.audit import append_event
 
 DRAFT_SUFFIXES = (".bpmn", ".dmn", ".json")
 MAX_DRAFT_BYTES = 2 * 1024 * 1024  # all files of a draft together, as UTF-8
@@ -116,14 +119,19 @@ def save_draft(
             session.flush()
     except IntegrityError:
         raise ConflictError(f"someone else saved a draft of {key!r} at the same time; save again")
+    digests = {name: hashlib.sha256(text.encode("utf-8")).hexdigest() for name, text in sorted(checked.items())}
+    data = {"key": key, "files": digests, "based_on_version": based_on_version}
+    append_event(session, clock, stream="system", action="definition.draft_saved", actor=actor, data=data)
     return row
 
 
-def delete_draft(session: Session, key: str) -> bool:
-    """Remove the draft of ``key``; False when there was none."""
+def delete_draft(session: Session, key: str, clock: Clock, *, actor: str | None, reason: str = "discarded") -> bool:
+    """Remove the draft of ``key`` (``reason``: discarded, or deployed); False when there was none."""
     row = find_draft(session, key)
     if row is None:
         return False
     session.delete(row)
     session.flush()
+    data = {"key": key, "reason": reason}
+    append_event(session, clock, stream="system", action="definition.draft_deleted", actor=actor, data=data)
     return True
