@@ -518,6 +518,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "decision_signed": "Đã ký quyết định: {certificates} bằng khen được tạo, {notices} thông báo đã gửi.",
         "decision_refused": "Chưa ký được: {reason}",
         # --- end: the Chairman's decision ---
+        # --- phone width and keyboard: skip link, menu name (base.html) ---
+        "skip_to_content": "Chuyển đến nội dung chính",
+        "main_menu": "Menu chính",
+        # --- end: phone width and keyboard ---
     },
     "en": {
         "app_name": "TĐKT Flow",
@@ -1016,6 +1020,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "decision_signed": "Decision signed: {certificates} certificates made, {notices} notices sent.",
         "decision_refused": "Not signed: {reason}",
         # --- end: the Chairman's decision ---
+        # --- phone width and keyboard: skip link, menu name (base.html) ---
+        "skip_to_content": "Skip to main content",
+        "main_menu": "Main menu",
+        # --- end: phone width and keyboard ---
     },
 }
 
