@@ -15,7 +15,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from engine.errors import ValidationError
 from engine.persistence.models import Attachment, AuditEvent, HumanTask
+from engine.services import tasks
 from engine.services.attachments import DOCX, JPEG, ODT, PDF, PNG, XLSX, detect_type
 from tests.api_support import PLAN, World, open_task
 from tests.api_support import world as world  # noqa: F401 - fixture
@@ -187,3 +189,12 @@ def test_a_bad_limit_setting_is_named(bad, monkeypatch):
     monkeypatch.setenv(bad, "lots")
     with pytest.raises(ValueError, match=bad):
         max_bytes()
+
+
+def test_the_engine_itself_refuses_another_instances_attachment(world: World, sessions):
+    """Not only the API and the web form: a completion through the service (the CLI's path) is checked too."""
+    theirs = upload(world.client("hoa.nt"), world.sgd_task, "sgd.pdf", PDF_BYTES).get_json()["attachment"]
+    with sessions() as s, s.begin():
+        with pytest.raises(ValidationError, match="plan_file"):
+            tasks.complete(s, world.ctx, world.syt_task, "linh.tm", {**PLAN, "plan_file": theirs})
+    assert open_task(sessions, world.syt_instance).id == world.syt_task

@@ -23,6 +23,7 @@ from engine.core.runtime import find_task
 from engine.errors import ConflictError, NotFoundError, PermissionDeniedError
 from engine.persistence.models import AuditHead, HumanTask, Instance, Membership, TaskCandidate, User
 from engine.persistence.prepared import Prepared, batched, detached
+from engine.services import attachments
 from engine.services.audit import append_events
 from engine.services.context import EngineContext
 from engine.services.definitions import load_definition
@@ -300,6 +301,8 @@ def _complete(
         raise ConflictError(
             f"task {task_id} ({row.element_id}) cannot be completed with a form; use {RESERVED_FORM_KEYS[row.form_key]}"
         )
+    if by_person:  # every path (API, web, CLI, a service): attachments referred to must be this instance's own
+        attachments.check_references(session, row, user_id, data)
     if row.assignee is not None:
         if row.assignee != user_id and (
             row.assignee not in acting_for(session, user_id, ctx.now())
