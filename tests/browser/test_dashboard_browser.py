@@ -108,6 +108,12 @@ def test_sở_nội_vụ_urges_a_late_unit_and_its_officer_is_told(late_campaign
             shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
             shots.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
+            page.set_viewport_size({"width": 390, "height": 844})  # a phone: the table scrolls inside its box
+            box = page.locator(".table-scroll").first
+            assert box.evaluate("e => e.scrollWidth > e.clientWidth && e.clientWidth <= 390")
+            assert page.evaluate("() => document.querySelector('main').scrollWidth <= window.innerWidth")
+            page.screenshot(path=str(tmp_path / "dashboard-phone.png"))
+            page.set_viewport_size({"width": 1280, "height": 900})
 
             late.get_by_role("link", name="Xây dựng kế hoạch thực hiện").click()
             expect(page.locator("#read-only")).to_be_visible()
