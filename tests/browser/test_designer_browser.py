@@ -271,7 +271,9 @@ def test_a_designer_edits_lints_deploys_and_compares_the_unit_plan(designer_serv
             expect(page.locator('#designer-diff-list tr[data-element-id="plan_filed"]')).to_have_attribute(
                 "data-change", "layout"
             )
-            expect(page.locator('#designer-diff-list tr[data-element-id="plan_draft"]')).to_have_count(1)
+            expect(page.locator('#designer-diff-list tr[data-element-id="plan_draft"]')).to_contain_text(
+                'camunda:property dueDate: "working_days(rules[\\"deadlines\\"].get(\\"plan_draft\\", 10))" → '
+            )
             expect(page.locator('#designer-diff-new g.djs-element[data-element-id="plan_filed"]')).to_have_class(
                 lambda_contains("diff-layout")
             )

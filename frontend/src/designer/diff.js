@@ -26,6 +26,38 @@ function mark(v, id, cls) {
   if (v.get("elementRegistry").get(id)) v.get("canvas").addMarker(id, cls);
 }
 
+/** What our engine reads inside an element that bpmn-js-differ reports only as "changed": its extension
+ * properties and bodies (dueDate, unit, preScript...) and its condition, as {label: text}. */
+function inner(bo) {
+  const found = {};
+  if (!bo) return found;
+  const condition = bo.get && bo.get("conditionExpression");
+  if (condition) found.condition = condition.get("body") || "";
+  const ext = bo.get && bo.get("extensionElements");
+  for (const item of ext ? ext.get("values") : []) {
+    const type = item.$type;
+    const list = item.get("values") || (item.$descriptor.propertiesByName.properties && item.get("properties"));
+    if (/[Pp]roperties$/.test(type) && Array.isArray(list)) {
+      for (const prop of list) found[`${type.split(":")[0]}:property ${prop.get("name")}`] = prop.get("value") || "";
+    } else if (item.$descriptor.propertiesByName.value && typeof item.get("value") === "string") {
+      found[type] = item.get("value");
+    } else if (item.get("source") !== undefined || item.get("target") !== undefined) {
+      const key = `${type} ${item.get("target") || ""}`;
+      found[key] = item.get("source") || item.get("sourceExpression") || "";
+    }
+  }
+  return found;
+}
+
+function describeInner(before, after) {
+  const a = inner(before);
+  const b = inner(after);
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])]
+    .filter((k) => a[k] !== b[k])
+    .map((k) => `${k}: ${JSON.stringify(a[k] ?? null)} → ${JSON.stringify(b[k] ?? null)}`)
+    .join("; ");
+}
+
 function describeAttrs(attrs) {
   return Object.entries(attrs || {})
     .map(([name, change]) => `${name}: ${JSON.stringify(change.oldValue ?? null)} → ${JSON.stringify(change.newValue ?? null)}`)
@@ -72,7 +104,9 @@ export async function showDiff(root) {
   for (const [id, change] of Object.entries(changes._changed)) {
     mark(left, id, "diff-changed");
     mark(right, id, "diff-changed");
-    row("changed", id, change.model && change.model.$type, describeAttrs(change.attrs) || w("nested_change"));
+    const was = left.get("elementRegistry").get(id);
+    const details = [describeAttrs(change.attrs), describeInner(was && was.businessObject, change.model)];
+    row("changed", id, change.model && change.model.$type, details.filter(Boolean).join("; ") || w("nested_change"));
   }
   for (const [id, element] of Object.entries(changes._layoutChanged)) {
     if (changes._changed[id] || changes._added[id] || changes._removed[id]) continue;
