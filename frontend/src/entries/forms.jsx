@@ -10,6 +10,7 @@ import Form from "@rjsf/core";
 import { makeValidator } from "../forms/validator.js";
 import { errorSchema, prepareSchema, prepareUiSchema } from "../forms/schema.js";
 import { makeTransformErrors, say } from "../forms/errors.js";
+import { markInvalidFields } from "../forms/aria.js";
 import {
   ButtonTemplates,
   DateWidget,
@@ -70,6 +71,7 @@ function mount() {
 
   try {
     const root = createRoot(container, { onUncaughtError: restore });
+    markInvalidFields(container); // aria-invalid follows the error messages
     root.render(
       <Form
         className="task-form rjsf"
