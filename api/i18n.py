@@ -292,6 +292,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "urge_all_overdue": "Đôn đốc tất cả việc quá hạn ({count})",
         "urged_overdue": "Đã đôn đốc {count} việc quá hạn ({skipped} việc đã được đôn đốc hôm nay).",
         "urged_on": "Đã đôn đốc {day}",
+        "urged_by": "{day}: {user} đã đôn đốc",
         # --- the process designer (api/web/designer.py, designer.js) ---
         "designer_title": "Thiết kế quy trình",
         "designer_intro": "Quy trình (BPMN), bảng quyết định (DMN) đã triển khai và số hồ sơ chạy trên mỗi bản.",
@@ -794,6 +795,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "urge_all_overdue": "Urge all overdue work ({count})",
         "urged_overdue": "Urged {count} overdue task(s) ({skipped} already urged today).",
         "urged_on": "Urged {day}",
+        "urged_by": "{day}: urged by {user}",
         # --- the process designer (api/web/designer.py, designer.js) ---
         "designer_title": "Process design",
         "designer_intro": "Deployed processes (BPMN) and decision tables (DMN), with the instances on each version.",

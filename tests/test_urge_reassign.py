@@ -84,6 +84,7 @@ def test_the_urge_button_on_the_read_only_page(world: World, sessions):
     )
     body = text(answer)
     assert "Đã đôn đốc: 1 người" in body and 'id="urge-wait"' in body and 'id="urge-button"' not in body
+    assert "Lê Hoài An đã đôn đốc" in body  # the urges so far, on the page
     assert [n.task_id for n in _notifications(sessions, "hoa.nt", "urged")] == [world.sgd_task]
     officer = world.client("hoa.nt")
     assert world.client("hoa.nt").post(f"/tasks/{world.sgd_task}/urge", data={}).status_code in (400, 403)

@@ -115,6 +115,7 @@ def render_read_only(view: TaskView, data: dict[str, Any], schema: dict[str, Any
     with read_sessions()() as db:
         context = task_context(db, ctx, row)
         again = urge.may_urge_again(db, ctx, row) if row.status in urge.OPEN else None
+        urges = urge.urges_of(db, row)
         candidates = urge.reassign_candidates(db, ctx, row) if urge.may_reassign_escalated(row) else []
         names = dict(db.execute(_names_query(candidates)).all()) if candidates else {}
     props = (schema or {}).get("properties") or {}
@@ -128,6 +129,7 @@ def render_read_only(view: TaskView, data: dict[str, Any], schema: dict[str, Any
         current=current,
         may_urge=may_urge(p) and row.status in urge.OPEN,
         urge_again=again,
+        urges=urges,
         candidates=[(c, names.get(c, c)) for c in candidates] if may_urge(p) else [],
     )
 

@@ -63,6 +63,21 @@ def last_urge(session: Session, task: HumanTask) -> AuditEvent | None:
     return session.scalars(query).first()
 
 
+def urges_of(session: Session, task: HumanTask) -> list[tuple[datetime, str, str | None]]:
+    """The task's urges, oldest first: (when, who by name, the note)."""
+    query = (
+        select(AuditEvent.at, User.full_name, AuditEvent.actor, AuditEvent.data)
+        .outerjoin(User, User.id == AuditEvent.actor)
+        .where(
+            AuditEvent.instance_id == task.instance_id,
+            AuditEvent.task_guid == task.task_guid,
+            AuditEvent.action == URGED,
+        )
+        .order_by(AuditEvent.id)
+    )
+    return [(at, name or actor or "", (data or {}).get("note")) for at, name, actor, data in session.execute(query)]
+
+
 def may_urge_again(session: Session, ctx: EngineContext, task: HumanTask) -> date | None:
     """None when the task may be urged now; else the working day from which it may be urged again."""
     previous = last_urge(session, task)
