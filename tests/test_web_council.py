@@ -160,7 +160,7 @@ def test_a_meeting_runs_in_the_browser_and_nobody_sees_a_choice(council_app, ses
     assert results["tt-syt-khoa-noi"]["agree"] == 6
 
     page = text(secretary.get(f"/council/meetings/{meeting.id}"))
-    assert "Đạt" in page and "Không đạt" in page and '<td class="num">10</td>' in page
+    assert "Đạt" in page and "Không đạt" in page and '<td class="num" data-label="Đồng ý">10</td>' in page
     links = re.findall(rf'href="(/council/meetings/{meeting.id}/documents/\d+)"', page)
     assert len(links) == 2
     bodies = [secretary.get(link) for link in links]
