@@ -34,6 +34,7 @@ from engine.services.org import load_org_file
 from engine.services.rules import RuleSet, load_rule_sets
 from engine.simulation.campaign import CampaignConfig, find_campaign, load_campaign, open_campaign
 from engine.simulation.run import Simulation
+from engine.simulation.story import DemoStory
 
 ROOT = Path(__file__).resolve().parents[1]
 ORG_FILE = ROOT / "demo" / "org.yaml"
@@ -122,6 +123,7 @@ def command(
         )
     engine, sessions = open_database(url)
     lived: tuple[date, date] | None = None
+    meeting: date | None = None
     try:
         campaign = load_campaign(campaign_file)
         # The campaign is opened on the directive's date, 09:00 in Việt Nam: its deadlines count from that day.
@@ -135,7 +137,10 @@ def command(
         last = history_end(campaign, until.date() if until else None, today) if history else None
         if already is None and last is not None:
             simulation = Simulation(sessions, ctx, clock, campaign, rule_sets, seed)
+            story = DemoStory(sessions, ctx, campaign, rule_sets, last)
+            simulation.day_started, simulation.left_to_people = story.day_started, story.left_to_people
             simulation.simulate(campaign.date, last)
+            meeting = story.finish(clock)
             lived = (campaign.date, last)
         with sessions() as session, session.begin():
             row, created = open_campaign(session, ctx, campaign, rule_sets)
@@ -153,5 +158,9 @@ def command(
                 f"lived {lived[0].isoformat()} .. {lived[1].isoformat()} on a manual clock (seed {seed}): "
                 f"{open_tasks} tasks open now"
             )
+            if meeting is not None:
+                click.echo(
+                    f"the Council sits on {meeting.isoformat()} for {story.business_key()} (convened; attendance next)"
+                )
     state = "opened" if created else "already open"
     click.echo(f"campaign {campaign.business_key} ({campaign.campaign_year}): instance {row.id} {state}")

@@ -55,6 +55,10 @@ class Simulation:
     # are appended to it; ``day_ended`` is called with each simulated day once its work is done.
     completion_times: list[float] | None = None
     day_ended: Callable[[date], None] | None = None
+    # The demo's history: ``day_started`` runs each morning after the timers (it may start processes);
+    # ``left_to_people`` says which tasks the simulated officers never do (they stay open for real people).
+    day_started: Callable[[date], None] | None = None
+    left_to_people: Callable[[Session, HumanTask], bool] | None = None
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -138,7 +142,8 @@ class Simulation:
                 rows = list(session.scalars(query))
                 for row in rows:
                     if row.id not in self.planned:
-                        self.planned[row.id] = self._plan(row, today)
+                        left = self.left_to_people is not None and self.left_to_people(session, row)
+                        self.planned[row.id] = date.max if left else self._plan(row, today)
                 due_today = [r for r in rows if self.planned[r.id] <= today]
                 self.snapshot = self._task_data(session, due_today)
             if not due_today:
@@ -191,6 +196,8 @@ class Simulation:
             today = start + timedelta(days=offset)
             self.clock.set(datetime.combine(today, MORNING, tzinfo=UTC))
             fire_due_timers(self.sessions, self.ctx, owner="simulation")
+            if self.day_started is not None:
+                self.day_started(today)
             if offset in sudden_days:
                 self.start_sudden(today)
             if self.ctx.calendar.is_working_day(today):
