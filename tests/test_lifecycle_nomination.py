@@ -10,6 +10,7 @@ from typing import Any
 
 from engine.core.runtime import find_task
 from engine.persistence.models import HumanTask
+from engine.services import instances
 from engine.services.definitions import deploy
 from engine.services.instance_store import load_instance
 from engine.services.org import load_org_file
@@ -20,6 +21,7 @@ from engine.simulation.officers import Behaviour
 from tests.conftest import BPMN_DIR, ROOT
 from tests.test_lifecycle_helpers import (
     audit_trail,
+    base_data,
     complete,
     completions,
     ctx_fixture,  # noqa: F401 - fixture
@@ -420,3 +422,16 @@ def test_one_initiative_supports_one_award(sessions, ctx, clock, lifecycle):
     assert first["findings"] == [] and "initiative_reused_from" not in first["candidate"]
     assert second["findings"] == ["no_outstanding_or_two_excellent_years"]
     assert second["candidate"]["initiative_reused_from"] == first["candidate"]["candidate_id"]
+
+
+def test_a_round_started_on_its_own_needs_no_block_results(sessions, ctx, lifecycle):
+    """A regular round opened outside the campaign's year end (a thematic round, say) has no block scoring:
+    nobody leads a block and the Cờ thi đua check says so, instead of the round stopping on a missing name."""
+    with sessions() as s, s.begin():
+        data = {k: v for k, v in base_data(nomination_units=["SYT"], sudden=False).items() if k != "block_results"}
+        iid = instances.start_instance(s, ctx, key="nomination", business_key="CD-T", unit_id="TINH", data=data).id
+    flag = {"name": "Sở Y tế", "kind": "collective", "award": "co_thi_dua_tinh", "excellent_completion": True}
+    complete(sessions, ctx, one_task(sessions, iid, "nom_unit_council"), "nga.vt",
+             {"meeting_date": "2024-11-25", "unit_candidates": [flag]})  # fmt: skip
+    prepare = one_task(sessions, iid, "dossier_prepare")
+    assert task_data(sessions, ctx, prepare)["candidate"]["leads_block"] is False
