@@ -12,6 +12,7 @@ from cli.demo import CAMPAIGN_2026, install
 from engine.clock import ManualClock
 from engine.errors import NotFoundError, ValidationError
 from engine.persistence.models import Instance
+from engine.services import start_forms
 from engine.services.context import EngineContext
 from engine.services.instance_store import load_instance
 from engine.simulation.campaign import find_campaign, open_campaign, parse_campaign
@@ -51,6 +52,20 @@ def test_next_years_campaign_takes_the_leaders_handed_on(sessions):
         ctx.reload_calendar(s)
     Simulation(sessions, ctx, clock, campaign, rule_sets, seed=1).simulate(date(2026, 3, 10), date(2026, 12, 4))
     before = {b["block_id"]: b["leader_unit"] for b in campaign.blocks}
+
+    # Sở Nội vụ's start form takes the leaders the newest campaign's scoring handed on
+    clock.set(datetime(2027, 1, 12, 2, 0, tzinfo=UTC))
+    form = {
+        "campaign_year": 2027,
+        "business_key": "CT02-2027",
+        "directive": "Chỉ thị 02",
+        "directive_date": "2027-01-12",
+    }
+    with sessions() as s, s.begin():
+        start_forms.start_campaign(s, ctx, form, "an.tdkt", sets=rule_sets)
+    from_form = launch_blocks(sessions, ctx, "CT02-2027")
+    assert set(from_form) == set(before)
+    assert all(from_form[b] != before[b] for b in before), (from_form, before)
 
     members = {b["block_id"]: b["members"] for b in campaign.blocks}
     config = parse_campaign(

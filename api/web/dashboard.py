@@ -230,7 +230,7 @@ def start_campaign() -> Any:
             errors = _errors(err)
             flash(t("form_has_errors"), "error")
     with read_sessions()() as db:
-        found = start_forms.setting(db)
+        found = start_forms.setting(db, engine_context())
         names = dict(db.execute(_unit_names(found.units)).all())
         steps = start_forms.step_names(db)
     try:

@@ -27,6 +27,7 @@ from engine.services import instances
 from engine.services.context import EngineContext
 from engine.services.dashboard import start_data
 from engine.services.escalation import monitor_unit
+from engine.services.instance_store import load_instance
 from engine.services.rules import RuleSet, load_rule_sets, rules_in_force
 from engine.services.rules import start_data as rules_start_data
 
@@ -66,7 +67,22 @@ def _unit_of_kind(session: Session, kind: str) -> str | None:
     return session.scalar(select(OrgUnit.id).where(OrgUnit.kind == kind).order_by(OrgUnit.id).limit(1))
 
 
-def setting(session: Session) -> Setting:
+def handed_on_blocks(session: Session, ctx: EngineContext, business_key: str) -> list[dict[str, Any]]:
+    """The blocks as campaign ``business_key``'s year-end scoring handed them on (its ``next_year_blocks``: each
+    block's next leader, set once every block has scored). NotFoundError when there is no such campaign,
+    ValidationError when it has not scored yet."""
+    query = select(Instance).where(Instance.definition_key == CAMPAIGN_KEY, Instance.business_key == business_key)
+    previous = session.scalars(query.order_by(Instance.id).limit(1)).first()
+    if previous is None:
+        raise NotFoundError(f"blocks_from: no campaign {business_key}")
+    workflow = load_instance(session, ctx, previous.id, row=previous, open_tasks=[]).workflow
+    for task in workflow.get_tasks():
+        if task.task_spec.name == "launch_nomination_setup" and "next_year_blocks" in task.data:
+            return [dict(b) for b in task.data["next_year_blocks"]]
+    raise ValidationError(f"blocks_from: campaign {business_key} has not scored its blocks yet (block_scoring)")
+
+
+def setting(session: Session, ctx: EngineContext | None = None) -> Setting:
     """The routing a start gets from the organisation and the newest campaign (NotFoundError when it lacks one)."""
     province = _unit_of_kind(session, "province")
     council = _unit_of_kind(session, "council")
@@ -84,6 +100,11 @@ def setting(session: Session) -> Setting:
     known = {u.id: u.kind for u in session.execute(select(OrgUnit.id, OrgUnit.kind))}
     units = [str(u) for u in previous.get("units") or [] if u in known]
     blocks = [dict(b) for b in previous.get("blocks") or [] if isinstance(b, dict)]
+    if ctx is not None and newest is not None and newest.business_key:
+        try:  # the leaders the last campaign's year-end scoring handed on, once it has scored
+            blocks = [dict(b) for b in handed_on_blocks(session, ctx, newest.business_key) if isinstance(b, dict)]
+        except (NotFoundError, ValidationError):
+            pass
     raw_cycles = previous.get("unit_cycles")
     cycles = {str(u): str(c) for u, c in (raw_cycles.items() if isinstance(raw_cycles, dict) else []) if u in units}
     if not units:  # no campaign yet: every unit of the organisation that is not the province's own bodies
@@ -147,7 +168,7 @@ def start_campaign(
             problems["business_key"] = "taken"
     if problems or year is None or day is None:
         raise _problem(problems)
-    found = setting(session)
+    found = setting(session, ctx)
     launch = {
         "campaign_year": year,
         "directive": directive,

@@ -24,8 +24,8 @@ from engine.persistence.models import Instance, OrgUnit
 from engine.services import instances
 from engine.services.context import EngineContext
 from engine.services.data_files import read_yaml
-from engine.services.instance_store import load_instance
 from engine.services.rules import RuleSet, rules_in_force, start_data
+from engine.services.start_forms import handed_on_blocks
 
 LAUNCH_KEY = "campaign_launch"
 
@@ -139,20 +139,6 @@ def launch_data(config: CampaignConfig, rule_sets: list[RuleSet]) -> dict[str, A
 def find_campaign(session: Session, business_key: str) -> Instance | None:
     query = select(Instance).where(Instance.definition_key == LAUNCH_KEY, Instance.business_key == business_key)
     return session.scalars(query.order_by(Instance.id)).first()
-
-
-def handed_on_blocks(session: Session, ctx: EngineContext, business_key: str) -> list[dict[str, Any]]:
-    """The blocks as campaign ``business_key``'s year-end scoring handed them on (``next_year_blocks``, set once
-    every block has scored): a NotFoundError when there is no such campaign, a ValidationError when it has not
-    scored yet."""
-    previous = find_campaign(session, business_key)
-    if previous is None:
-        raise NotFoundError(f"blocks_from: no campaign {business_key}")
-    workflow = load_instance(session, ctx, previous.id, row=previous, open_tasks=[]).workflow
-    for task in workflow.get_tasks():
-        if task.task_spec.name == "launch_nomination_setup" and "next_year_blocks" in task.data:
-            return [dict(b) for b in task.data["next_year_blocks"]]
-    raise ValidationError(f"blocks_from: campaign {business_key} has not scored its blocks yet (block_scoring)")
 
 
 def with_handed_on_leaders(config: CampaignConfig, handed_on: list[dict[str, Any]]) -> CampaignConfig:
