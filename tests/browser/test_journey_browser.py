@@ -249,7 +249,9 @@ def test_a_nomination_from_the_unit_council_to_the_chairmans_decision(journey: S
             page.fill("#f-unit_candidates-2-members_completed_share", "1")
             page.fill("#f-unit_candidates-2-lao_dong_tien_tien_share", "0.8")
             page.fill("#f-unit_candidates-2-chien_si_thi_dua_co_so_count", "2")
-            page.screenshot(path=str(shots / "journey-unit-council.png"), full_page=True)
+            page.set_viewport_size({"width": 1280, "height": 1600})
+            page.locator("#f-unit_candidates-1-name").scroll_into_view_if_needed()
+            page.screenshot(path=str(shots / "journey-unit-council.png"))
             submit(page)
             done(page)
 
@@ -300,6 +302,11 @@ def test_a_nomination_from_the_unit_council_to_the_chairmans_decision(journey: S
             for name in (PERSON, TEAM):
                 open_from_inbox(page, sign[name])
                 expect(page.locator("main")).to_contain_text(name)
+                choice = page.locator("#f-head_decision")
+                seen(
+                    lambda: expect(choice).to_have_value("", timeout=1000),
+                    f"the head's choice on {name}'s dossier starts already chosen",
+                )
                 page.select_option("#f-head_decision", label="Ký tờ trình")
                 submit(page)
             done(page)
@@ -312,6 +319,11 @@ def test_a_nomination_from_the_unit_council_to_the_chairmans_decision(journey: S
             page.select_option("#f-appraisal", label="Đủ điều kiện")
             submit(page)
             open_from_inbox(page, appraise[TEAM])
+            reason = page.locator("#f-reject_reason")
+            seen(
+                lambda: expect(reason).to_have_value("", timeout=1000),
+                "the appraisal's optional reject reason starts already chosen",
+            )
             expect(page.locator("table.documents")).to_contain_text("to-trinh-khoa-noi.pdf")
             expect(page.locator("table.documents")).not_to_contain_text("bien-ban")
             page.select_option("#f-appraisal", label="Yêu cầu bổ sung hồ sơ")
@@ -331,6 +343,12 @@ def test_a_nomination_from_the_unit_council_to_the_chairmans_decision(journey: S
                 assert top < page.locator("#rjsf-form").evaluate("e => e.getBoundingClientRect().top")
 
             seen(reason_on_top, "the supplement step does not show Sở Nội vụ's return reason on top (#returned)")
+            told = page.locator("section.submission").filter(has_text="Yêu cầu bổ sung hồ sơ")
+            expect(told).to_contain_text(RETURN_REASON)
+            seen(
+                lambda: expect(told).not_to_contain_text("Lý do không đủ điều kiện", timeout=1000),
+                "the officer reads a reject reason the appraiser never chose",
+            )
             page.set_input_files("#f-documents-bien_ban_binh_xet", str(supplement))
             expect(page.locator("#f-documents-bien_ban_binh_xet__current")).to_contain_text(supplement.name)
             page.screenshot(path=str(shots / "journey-returned.png"), full_page=True)
@@ -386,17 +404,18 @@ def test_a_nomination_from_the_unit_council_to_the_chairmans_decision(journey: S
             expect(agenda).to_contain_text(TEAM)
             page.fill("#f-meeting_date", "2026-03-26")
             page.fill("#f-place", "Phòng họp số 1, UBND thành phố")
-            page.get_by_role("button", name=re.compile("Triệu tập")).click()
+            page.get_by_role("button", name="Triệu tập").click()
             expect(page.locator(".flash.success").first).to_be_visible()
             attendance = one_task(served, "attendance")
             page.goto(f"{server}/council/tasks/{attendance.id}")
             for member in MEMBERS:
                 page.check(f"input[name=present][value='{member}']")
-            page.get_by_role("button", name=re.compile("điểm danh", re.I)).click()
+            page.get_by_role("button", name="Ghi nhận điểm danh").click()
             expect(page.locator(".flash.success").first).to_be_visible()
             written = one_task(served, "written_votes")
             page.goto(f"{server}/council/tasks/{written.id}")
-            page.locator("form.inline button.secondary").click()
+            expect(page.locator("main h2").first).to_contain_text("Mai Thị Hạnh")  # the absent member, by name
+            page.get_by_role("button", name="Không có phiếu bằng văn bản").click()
             expect(page.locator(".flash.success").first).to_be_visible()
             done(page)
 
@@ -429,9 +448,9 @@ def test_a_nomination_from_the_unit_council_to_the_chairmans_decision(journey: S
             page = as_user("thu.ky")
             tally = one_task(served, "tally")
             page.goto(f"{server}/council/tasks/{tally.id}")
-            page.get_by_role("button", name=re.compile("Kiểm phiếu")).click()
+            page.get_by_role("button", name="Kiểm phiếu và lập biên bản").click()
             expect(page.locator(".flash.success").first).to_be_visible()
-            page.get_by_role("link", name=re.compile("")).filter(has_text=re.compile("họp", re.I)).first.click()
+            page.get_by_role("link", name="Xem phiên họp").click()
             results = page.locator("table.results tbody tr")
             expect(results).to_have_count(2)
             person_row = results.filter(has_text=PERSON)
@@ -439,8 +458,10 @@ def test_a_nomination_from_the_unit_council_to_the_chairmans_decision(journey: S
             team_row = results.filter(has_text=TEAM)
             expect(team_row.locator("td.num")).to_have_text(["4", "6"])
             expect(page.locator("main")).to_contain_text("11")  # members
-            minutes = page.locator("h2 + ul li a")
-            expect(minutes.first).to_be_visible()
+            minutes = page.get_by_role("link", name=re.compile(r"^bien-ban-hoi-dong-2026-.*\.pdf$"))
+            with page.expect_download() as fetched:
+                minutes.click()
+            assert Path(fetched.value.path()).read_bytes().startswith(b"%PDF")
             page.screenshot(path=str(shots / "journey-tally.png"), full_page=True)
             done(page)
 
@@ -456,7 +477,7 @@ def test_a_nomination_from_the_unit_council_to_the_chairmans_decision(journey: S
             page.fill("#f-decision_number", "321/QĐ-UBND")
             page.fill("#f-signed_date", "2026-03-30")
             page.screenshot(path=str(shots / "journey-decision.png"), full_page=True)
-            page.get_by_role("button", name=re.compile("Ký")).click()
+            page.get_by_role("button", name="Ký quyết định").click()
             expect(page.locator(".flash.success").first).to_be_visible()
             expect(page.locator("#decision-number")).to_contain_text("321/QĐ-UBND")
             certificate = awarded.get_by_role("link")
