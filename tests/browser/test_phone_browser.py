@@ -20,8 +20,9 @@ from werkzeug.serving import make_server
 from api import create_app
 from cli import main
 from engine.clock import ManualClock
-from engine.persistence.db import make_engine
+from engine.persistence.db import make_engine, make_session_factory
 from engine.persistence.models import CouncilMeeting
+from engine.services import notifications
 from engine.services.context import EngineContext
 from tests.browser.test_council_browser import council_server  # noqa: F401 - the Council's pages, served
 from tests.browser.test_inbox_browser import CHROMIUM, _browser_or_skip
@@ -62,12 +63,19 @@ MEASURE = """() => {
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    """The app on the demo (organisation, models, the 2026 campaign as opened, without its lived history) in a
-    temporary SQLite file, on a free port."""
+def demo_url(tmp_path: Path) -> str:
+    """The demo (organisation, models, the 2026 campaign as opened, without its lived history) in a temporary
+    SQLite file."""
     url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
     loaded = CliRunner().invoke(main, ["demo", "--url", url, "--quiet", "--no-history"])
     assert loaded.exit_code == 0, loaded.output
+    return url
+
+
+@pytest.fixture
+def server(demo_url: str) -> Iterator[str]:
+    """The app on the demo, on a free port."""
+    url = demo_url
     engine = make_engine(url)
     ctx = EngineContext(clock=ManualClock(datetime(2026, 3, 16, 2, 0, tzinfo=UTC)))
     app = create_app({"ENGINE": engine, "DATABASE_URL": url, "SECRET_KEY": "browser-test", "ENGINE_CONTEXT": ctx})
@@ -264,10 +272,16 @@ def _tab_to(page: Any, selector: str, *, limit: int = 60) -> None:
     raise AssertionError(f"{selector} not reached with Tab (focus on {focused})")
 
 
-def test_an_officer_completes_the_plan_with_the_keyboard_only(server: str):
+def test_an_officer_completes_the_plan_with_the_keyboard_only(server: str, demo_url: str):
     _browser_or_skip()
     from playwright.sync_api import expect, sync_playwright
 
+    engine = make_engine(demo_url)
+    with make_session_factory(engine)() as s, s.begin():  # two unread notifications: the menu shows a badge
+        ctx = EngineContext(clock=ManualClock(datetime(2026, 3, 16, 2, 0, tzinfo=UTC)))
+        for title in ("Nhắc việc", "Ý kiến mới"):
+            notifications.notify(s, ctx, ["khanh.dq"], "reminder", title, "Kế hoạch thi đua 2026")
+    engine.dispose()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
         try:
@@ -288,6 +302,9 @@ def test_an_officer_completes_the_plan_with_the_keyboard_only(server: str):
             expect(skip).to_be_in_viewport()
             page.keyboard.press("Enter")
             expect(page.locator("main#main")).to_be_focused()
+            # The menu's notifications link says how many are unread, in words, to a screen reader too.
+            expect(page.locator("#unread-count")).to_have_text("2")
+            expect(page.get_by_role("link", name="Thông báo 2 thông báo chưa đọc", exact=True)).to_be_visible()
 
             row = page.locator("tr", has_text=PLAN)
             task_id = row.get_attribute("data-task-id")
