@@ -156,6 +156,8 @@ def test_every_page_fits_a_phone(server: str, tmp_path: Path):
             _fits(page, server, "/overview", cards=True)
             m = _fits(page, server, "/dashboard")
             assert any(t["inScrollBox"] for t in m["tables"]), "the dashboard's grid scrolls inside its box"
+            _fits(page, server, f"/tasks/{task_id}", cards=True)  # a unit's task, read-only, with the urge form
+            expect(page.locator("section.oversight")).to_be_visible()
             page.close()
 
             # The administrator has the longest menu: it scrolls inside itself; the designer does not break the page.
