@@ -218,9 +218,7 @@ def test_a_nomination_from_the_unit_council_to_the_chairmans_decision(journey: S
                 pytest.fail(f"task {row.id} ({row.element_id}) is not in the inbox of the user who should do it")
             link.first.click()
             expect(page.locator("h1")).to_have_text(row.name or row.element_id)
-            if page.locator(
-                "#task-form-data"
-            ).count():  # typing starts once the browser form has replaced the plain one
+            if page.locator("#task-form-data").count():  # typing waits for the browser form to replace the plain one
                 expect(page.locator("#rjsf-form form.rjsf")).to_be_visible()
 
         def submit(page: Page) -> None:
@@ -380,7 +378,7 @@ def test_a_nomination_from_the_unit_council_to_the_chairmans_decision(journey: S
                 lambda: expect(listed).to_contain_text(PERSON, timeout=2000),
                 "the disclosure step does not list the candidates it publishes",
             )
-            page.fill("#f-published_at", "17/03/2026")
+            page.fill("#f-published_at", "16/03/2026")
             page.fill("#f-published_where", "Cổng thông tin điện tử thành phố")
             submit(page)
             done(page)
@@ -396,8 +394,7 @@ def test_a_nomination_from_the_unit_council_to_the_chairmans_decision(journey: S
             # 9. The Council's secretary convenes the meeting and records attendance; the absent member sends no vote.
             page = as_user("thu.ky")
             convene = one_task(served, "convene")
-            page.goto(f"{server}/")
-            page.locator(f"a[href='/tasks/{convene.id}'], a[href='/council/tasks/{convene.id}']").first.click()
+            open_from_inbox(page, convene)
             expect(page).to_have_url(f"{server}/council/tasks/{convene.id}")
             agenda = page.locator("table.tasks")
             expect(agenda).to_contain_text(PERSON)
@@ -406,8 +403,13 @@ def test_a_nomination_from_the_unit_council_to_the_chairmans_decision(journey: S
             page.fill("#f-place", "Phòng họp số 1, UBND thành phố")
             page.get_by_role("button", name="Triệu tập").click()
             expect(page.locator(".flash.success").first).to_be_visible()
+            done(page)
+            served.clock.advance(timedelta(days=2))  # the meeting's day: Thursday 26/03/2026
+            fire_due_timers(served.sessions, served.ctx, owner="journey")
+            page = as_user("thu.ky")
             attendance = one_task(served, "attendance")
-            page.goto(f"{server}/council/tasks/{attendance.id}")
+            open_from_inbox(page, attendance)
+            expect(page).to_have_url(f"{server}/council/tasks/{attendance.id}")
             for member in MEMBERS:
                 page.check(f"input[name=present][value='{member}']")
             page.get_by_role("button", name="Ghi nhận điểm danh").click()
@@ -475,11 +477,11 @@ def test_a_nomination_from_the_unit_council_to_the_chairmans_decision(journey: S
             expect(awarded).not_to_contain_text(TEAM)
             expect(page.locator("#refused")).to_contain_text(TEAM)
             page.fill("#f-decision_number", "321/QĐ-UBND")
-            page.fill("#f-signed_date", "2026-03-30")
+            page.fill("#f-signed_date", "2026-03-26")
             page.screenshot(path=str(shots / "journey-decision.png"), full_page=True)
             page.get_by_role("button", name="Ký quyết định").click()
             expect(page.locator(".flash.success").first).to_be_visible()
-            expect(page.locator("#decision-number")).to_contain_text("321/QĐ-UBND")
+            expect(page.locator("#decision-number")).to_contain_text("321/QĐ-UBND — 26/03/2026")
             certificate = awarded.get_by_role("link")
             with page.expect_download() as fetched:
                 certificate.click()
