@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api.authz import readable_task, require_user, visible_task
 from api.context import engine_context, read_sessions, sessions
@@ -19,10 +21,13 @@ from api.web.forms import (
     problem_messages,
     rjsf_payload,
 )
+from engine.core.runtime import find_task
 from engine.errors import ConflictError, PayloadTooLargeError, ValidationError
-from engine.persistence.models import HumanTask, Instance
+from engine.persistence.models import HumanTask, Instance, OrgUnit
 from engine.services import attachments, tasks
+from engine.services.council_pages import award_names
 from engine.services.definitions import load_definition
+from engine.services.instance_store import load_instance
 from engine.services.notifications import complete_and_notify
 from engine.services.task_context import task_context
 from engine.services.tasks import RESERVED_FORM_KEYS
@@ -30,6 +35,8 @@ from engine.services.views import TaskView, task_views
 
 bp = Blueprint("tasks", __name__)
 PAGE = 50
+# Steps that act on a round's whole list of candidates (publish it, answer the comments on it): the page shows it.
+LIST_STEPS = frozenset({"nom_disclosure_publish", "nom_disclosure_comments"})
 
 
 @bp.get("/")
@@ -60,6 +67,7 @@ def _render(
         context = task_context(db, engine_context(), row)
         instance = db.get(Instance, row.instance_id)
         meta = load_definition(db, instance.definition_id).task_meta.get(row.element_id) if instance else None
+        listed = _listed(db, row)
     form_payload = rjsf_payload(
         schema,
         (meta or {}).get("ui_schema"),
@@ -80,10 +88,33 @@ def _render(
             reserved=row.form_key in RESERVED_FORM_KEYS,
             mine=row.assignee == p.user_id,
             context=context,
+            listed=listed,
             form_payload=payload_json(form_payload),
         ),
         status,
     )
+
+
+def _listed(db: Session, row: HumanTask) -> list[dict[str, str]]:
+    """The candidates a list step acts on (name, unit, award as people read them), from the open step's data."""
+    if row.form_key not in LIST_STEPS or row.status not in ("open", "claimed"):
+        return []
+    spiff = find_task(load_instance(db, engine_context(), row.instance_id).workflow, row.task_guid)
+    raw = spiff.data.get("candidates") if spiff is not None else None
+    people = [c for c in raw if isinstance(c, dict)] if isinstance(raw, list) else []
+    ids = {str(c.get("unit_id") or "") for c in people}
+    units: dict[str, str] = {
+        uid: name for uid, name in db.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(ids)))
+    }
+    awards = award_names()
+    return [
+        {
+            "name": str(c.get("name") or ""),
+            "unit": units.get(str(c.get("unit_id") or ""), str(c.get("unit_id") or "")),
+            "award": awards.get(str(c.get("award") or ""), str(c.get("award") or "")),
+        }
+        for c in people
+    ]
 
 
 def _url_or_none(endpoint: str, **values: Any) -> str | None:

@@ -373,11 +373,12 @@ def test_a_nomination_from_the_unit_council_to_the_chairmans_decision(journey: S
             # 8. The list is disclosed; the comment period runs out on the clock.
             publish = one_task(served, "nom_disclosure_publish")
             open_from_inbox(page, publish)
-            listed = page.locator("main")
-            seen(
-                lambda: expect(listed).to_contain_text(PERSON, timeout=2000),
-                "the disclosure step does not list the candidates it publishes",
-            )
+            listed = page.locator("table.listed tbody tr")  # the list being published, above the form
+            expect(listed).to_have_count(2)
+            expect(listed.filter(has_text=PERSON)).to_contain_text("Sở Y tế")
+            expect(listed.filter(has_text=PERSON)).to_contain_text("Bằng khen của Chủ tịch UBND tỉnh")
+            expect(listed.filter(has_text=TEAM)).to_contain_text("Tập thể lao động xuất sắc")
+            expect(page.locator("table.listed")).not_to_contain_text(UNIT_TITLE)  # decided in the unit
             page.fill("#f-published_at", "16/03/2026")
             page.fill("#f-published_where", "Cổng thông tin điện tử thành phố")
             submit(page)
@@ -388,6 +389,7 @@ def test_a_nomination_from_the_unit_council_to_the_chairmans_decision(journey: S
             comments = one_task(served, "nom_disclosure_comments")
             page = as_user("binh.tdkt")
             open_from_inbox(page, comments)
+            expect(page.locator("table.listed tbody tr")).to_have_count(2)
             submit(page)
             done(page)
 
