@@ -37,6 +37,10 @@ bp = Blueprint("tasks", __name__)
 PAGE = 50
 # Steps that act on a round's whole list of candidates (publish it, answer the comments on it): the page shows it.
 LIST_STEPS = frozenset({"nom_disclosure_publish", "nom_disclosure_comments"})
+# Steps on one candidate's dossier: the page names the candidate and the award.
+DOSSIER_STEPS = frozenset(
+    {"dossier_prepare", "dossier_sign", "dossier_appraise", "dossier_supplement", "dossier_rejection_notice"}
+)
 
 
 @bp.get("/")
@@ -67,7 +71,7 @@ def _render(
         context = task_context(db, engine_context(), row)
         instance = db.get(Instance, row.instance_id)
         meta = load_definition(db, instance.definition_id).task_meta.get(row.element_id) if instance else None
-        listed = _listed(db, row)
+        listed, candidate = _subject(db, row)
     form_payload = rjsf_payload(
         schema,
         (meta or {}).get("ui_schema"),
@@ -89,25 +93,34 @@ def _render(
             mine=row.assignee == p.user_id,
             context=context,
             listed=listed,
+            candidate=candidate,
             form_payload=payload_json(form_payload),
         ),
         status,
     )
 
 
-def _listed(db: Session, row: HumanTask) -> list[dict[str, str]]:
-    """The candidates a list step acts on (name, unit, award as people read them), from the open step's data."""
-    if row.form_key not in LIST_STEPS or row.status not in ("open", "claimed"):
-        return []
+def _subject(db: Session, row: HumanTask) -> tuple[list[dict[str, str]], dict[str, str] | None]:
+    """What an open step acts on, from its data, as people read it: the round's candidates (name, unit, award) for
+    a list step, the candidate (name, award) for a dossier step."""
+    if row.form_key not in LIST_STEPS | DOSSIER_STEPS or row.status not in ("open", "claimed"):
+        return [], None
     spiff = find_task(load_instance(db, engine_context(), row.instance_id).workflow, row.task_guid)
-    raw = spiff.data.get("candidates") if spiff is not None else None
+    data = spiff.data if spiff is not None else {}
+    awards = award_names()
+    if row.form_key in DOSSIER_STEPS:
+        one = data.get("candidate")
+        if not isinstance(one, dict):
+            return [], None
+        award = str(one.get("award") or "")
+        return [], {"name": str(one.get("name") or ""), "award": awards.get(award, award)}
+    raw = data.get("candidates")
     people = [c for c in raw if isinstance(c, dict)] if isinstance(raw, list) else []
     ids = {str(c.get("unit_id") or "") for c in people}
     units: dict[str, str] = {
         uid: name for uid, name in db.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(ids)))
     }
-    awards = award_names()
-    return [
+    listed = [
         {
             "name": str(c.get("name") or ""),
             "unit": units.get(str(c.get("unit_id") or ""), str(c.get("unit_id") or "")),
@@ -115,6 +128,7 @@ def _listed(db: Session, row: HumanTask) -> list[dict[str, str]]:
         }
         for c in people
     ]
+    return listed, None
 
 
 def _url_or_none(endpoint: str, **values: Any) -> str | None:

@@ -155,6 +155,7 @@ TEAM = "Khoa Nội"  # Tập thể lao động xuất sắc: its dossier comes b
 MEMBERS = ["chu.tich", "pho.ct", "giam.doc.snv", "thu.ky", "mttq", "ldld", "quang.lv", "duc.hm", "phuong.bt", "long.pv"]
 ABSENT = "hanh.mt"  # the eleventh member: absent, no written vote
 NEXT = "Trang sau"
+AWARDS = {PERSON: "Bằng khen của Chủ tịch UBND tỉnh", TEAM: "Tập thể lao động xuất sắc"}
 RETURN_REASON = "Bổ sung biên bản bình xét của Hội đồng TĐKT cơ sở (có chữ ký)"
 
 
@@ -299,7 +300,10 @@ def test_a_nomination_from_the_unit_council_to_the_chairmans_decision(journey: S
             page = as_user("duc.hm")
             for name in (PERSON, TEAM):
                 open_from_inbox(page, sign[name])
-                expect(page.locator("main")).to_contain_text(name)
+                expect(page.locator("#candidate")).to_have_text(name)
+                expect(page.locator("#candidate-award")).to_have_text(AWARDS[name])
+                for file in documents[name].values():  # the dossier the head signs, its PDFs downloadable
+                    expect(page.locator("table.documents").get_by_role("link", name=f"{file}.pdf")).to_be_visible()
                 choice = page.locator("#f-head_decision")
                 seen(
                     lambda: expect(choice).to_have_value("", timeout=1000),
@@ -313,6 +317,8 @@ def test_a_nomination_from_the_unit_council_to_the_chairmans_decision(journey: S
             appraise = by_candidate(served, "dossier_appraise")
             page = as_user("an.tdkt")
             open_from_inbox(page, appraise[PERSON])
+            expect(page.locator("#candidate")).to_have_text(PERSON)
+            expect(page.locator("#candidate-award")).to_have_text(AWARDS[PERSON])
             expect(page.locator("table.documents")).to_contain_text("to-trinh-lan.pdf")
             page.select_option("#f-appraisal", label="Đủ điều kiện")
             submit(page)
@@ -357,6 +363,7 @@ def test_a_nomination_from_the_unit_council_to_the_chairmans_decision(journey: S
             again = one_task(served, "dossier_appraise")
             page = as_user("binh.tdkt")
             open_from_inbox(page, again)
+            expect(page.locator("#candidate")).to_have_text(TEAM)
             table = page.locator("table.documents")
             for name in ("to-trinh-khoa-noi.pdf", "bao-cao-khoa-noi.pdf", supplement.name):
                 expect(table).to_contain_text(name)
