@@ -65,7 +65,11 @@ def _sizes(value: str | None) -> list[int]:
     help="Only these parts (repeatable; service = floor and engine per workload; http = gunicorn and a load "
     "generator; province = the province campaign simulated at several sizes, not in --quick unless named).",
 )
-@click.option("--pg-only", is_flag=True, help="Service and scale on PostgreSQL only (needs --url; no timers, soak).")
+@click.option(
+    "--pg-only",
+    is_flag=True,
+    help="Service, HTTP, scale and timers on PostgreSQL only (needs --url; no soak, province).",
+)
 @click.option("--http-workers", type=click.IntRange(min=1), help="gunicorn workers for the HTTP part (default 4).")
 @click.option("--http-clients", type=click.IntRange(min=1), help="Concurrent HTTP clients (default 4).")
 @click.option(
