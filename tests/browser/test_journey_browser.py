@@ -386,6 +386,7 @@ def test_a_nomination_from_the_unit_council_to_the_chairmans_decision(journey: S
             expect(listed.filter(has_text=PERSON)).to_contain_text("Bằng khen của Chủ tịch UBND tỉnh")
             expect(listed.filter(has_text=TEAM)).to_contain_text("Tập thể lao động xuất sắc")
             expect(page.locator("table.listed")).not_to_contain_text(UNIT_TITLE)  # decided in the unit
+            page.screenshot(path=str(shots / "journey-disclosure.png"), full_page=True)
             page.fill("#f-published_at", "16/03/2026")
             page.fill("#f-published_where", "Cổng thông tin điện tử thành phố")
             submit(page)
