@@ -141,7 +141,7 @@ def test_a_pooled_connection_the_server_closed_is_replaced() -> None:
 
 
 @postgres_only
-def test_commits_do_not_wait_for_the_disk_unless_configured(monkeypatch) -> None:
+def test_commits_wait_for_the_disk_unless_configured_otherwise(monkeypatch) -> None:
     def setting() -> str:
         engine = make_engine(os.environ["DATABASE_URL"])
         try:
@@ -151,9 +151,9 @@ def test_commits_do_not_wait_for_the_disk_unless_configured(monkeypatch) -> None
             engine.dispose()
 
     monkeypatch.delenv("TDKT_PG_SYNCHRONOUS_COMMIT", raising=False)
+    assert setting() == "on"  # the server's own default: every acknowledged step is on disk
+    monkeypatch.setenv("TDKT_PG_SYNCHRONOUS_COMMIT", "off")
     assert setting() == "off"
-    monkeypatch.setenv("TDKT_PG_SYNCHRONOUS_COMMIT", "on")
-    assert setting() == "on"
     monkeypatch.setenv("TDKT_PG_SYNCHRONOUS_COMMIT", "sometimes")
     with pytest.raises(ValueError, match="TDKT_PG_SYNCHRONOUS_COMMIT"):
         setting()

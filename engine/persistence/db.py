@@ -16,9 +16,10 @@ DEFAULT_INSTANCE_DIR = Path("instance")
 READ_ONLY = "tdkt_read_only"
 WRITER_WAIT_SECONDS = 30
 _GATE = "tdkt_writer_gate"
-# PostgreSQL's synchronous_commit for the engine's connections (see _postgres_engine); TDKT_PG_SYNCHRONOUS_COMMIT
-# overrides it with any value the server accepts (on, remote_apply, remote_write, local, off).
-PG_SYNCHRONOUS_COMMIT = "off"
+# PostgreSQL's synchronous_commit for the engine's connections (see _postgres_engine): the server's own setting
+# (on, unless its administrator chose otherwise) unless TDKT_PG_SYNCHRONOUS_COMMIT names one (on, remote_apply,
+# remote_write, local, off).
+PG_SYNCHRONOUS_COMMIT: str | None = None
 _gates: dict[str, threading.Lock] = {}
 _gates_lock = threading.Lock()
 
@@ -104,20 +105,21 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
 def _postgres_engine(url: str, **kwargs: Any) -> Engine:
     """PostgreSQL with what a step costs in mind (each round trip to the server is a context switch on its cores):
 
-    - ``synchronous_commit`` from ``TDKT_PG_SYNCHRONOUS_COMMIT``, by default ``off``: a commit returns once its WAL
-      is written, not flushed to disk, as SQLite's WAL with ``synchronous=NORMAL`` does. The database stays
-      consistent; a server or machine crash can lose the last fraction of a second of commits (never half of
-      one). On this machine a flushed commit took 2.4 ms, more than the rest of a step. Set it to ``on`` where
-      every acknowledged step must survive a power cut.
+    - ``synchronous_commit``: the server's own (``on`` by default: every acknowledged step survives a power cut)
+      unless ``TDKT_PG_SYNCHRONOUS_COMMIT`` names one. ``off`` makes a commit return once its WAL is written, not
+      flushed, as SQLite's WAL with ``synchronous=NORMAL`` does: the database stays consistent, but a server or
+      machine crash can lose the last fraction of a second of acknowledged steps (never half of one). On this
+      machine a flushed commit took 2.4 ms, more than the rest of a step; the test suite runs with ``off``.
     - no ``pool_pre_ping`` round trip at each checkout: a pooled connection whose socket is readable while idle
       has been closed or told to close by the server (a restart, an idle timeout), so it is replaced; a
       connection that dies otherwise fails its statement once and SQLAlchemy invalidates the pool.
     """
-    setting = os.environ.get("TDKT_PG_SYNCHRONOUS_COMMIT", PG_SYNCHRONOUS_COMMIT).strip()
-    if setting not in ("on", "off", "local", "remote_write", "remote_apply"):
+    setting = (os.environ.get("TDKT_PG_SYNCHRONOUS_COMMIT") or PG_SYNCHRONOUS_COMMIT or "").strip()
+    if setting and setting not in ("on", "off", "local", "remote_write", "remote_apply"):
         raise ValueError(f"TDKT_PG_SYNCHRONOUS_COMMIT={setting!r}: use on, off, local, remote_write or remote_apply")
     connect_args = dict(kwargs.pop("connect_args", {}))
-    connect_args["options"] = f"{connect_args.get('options', '')} -c synchronous_commit={setting}".strip()
+    if setting:
+        connect_args["options"] = f"{connect_args.get('options', '')} -c synchronous_commit={setting}".strip()
     engine = create_engine(url, connect_args=connect_args, **kwargs)
 
     @event.listens_for(engine, "checkout")
