@@ -120,3 +120,14 @@ def test_each_feel_construct_outside_the_subset_is_named(condition, named):
     assert problem.element_id == "f_if"
     assert problem.message.startswith(f"condition: cannot translate FEEL expression {condition!r}: "), problem
     assert named in problem.message, problem.message
+
+
+def test_a_zeebe_assignment_outside_the_subset_is_named_as_the_author_wrote_it():
+    """The message quotes ``=...`` as written in zeebe:assignmentDefinition, not a rewritten ``${...}``."""
+    text = MODEL.read_text(encoding="utf-8")
+    bad = text.replace('candidateGroups="finance"', 'candidateGroups="=for x in groups return x"')
+    assert bad != text
+    problems = [str(p) for p in parse_files([("payment.bpmn", bad.encode())]).problems]
+    named = [p for p in problems if "candidateGroups" in p]
+    assert named and "'=for x in groups return x'" in named[0], problems
+    assert not any("${" in p for p in named)

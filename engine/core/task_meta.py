@@ -14,7 +14,7 @@ from typing import Any
 
 from lxml import etree
 
-from engine.core.camunda_compat import TranslationError, is_juel, translate_juel
+from engine.core.camunda_compat import TranslationError, is_juel, translate_feel, translate_juel
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NAMESPACES = ("http://camunda.org/schema/1.0/bpmn", "http://activiti.org/bpmn")
@@ -26,16 +26,23 @@ ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
 
 
 def zeebe(node: etree._Element, element: str, name: str) -> str | None:
-    """An attribute of a Camunda 8 (Zeebe) extension element, e.g. ``zeebe:assignmentDefinition/@candidateGroups``.
-
-    Zeebe marks expressions with a leading ``=`` (FEEL); the simple ones (names, property access, comparisons) read
-    the same in JUEL, so they are handed on as ``${...}`` to the one translator.
-    """
+    """An attribute of a Camunda 8 (Zeebe) extension element, e.g. ``zeebe:assignmentDefinition/@candidateGroups``,
+    as written: a FEEL expression keeps its leading ``=`` (``is_expression`` / ``translate_expression`` read it),
+    so a message about it quotes what the author wrote."""
     found = node.find(f"{{{BPMN_NS}}}extensionElements/{{{ZEEBE_NS}}}{element}")
-    value = found.get(name) if found is not None else None
-    if value is not None and value.startswith("="):
-        return "${" + value[1:].strip() + "}"
-    return value
+    return found.get(name) if found is not None else None
+
+
+def is_expression(text: str | None) -> bool:
+    """A Camunda 7 JUEL ``${...}`` or a Camunda 8 FEEL ``=...`` attribute value (else a literal)."""
+    return is_juel(text) or (bool(text) and text.startswith("="))  # type: ignore[union-attr]
+
+
+def translate_expression(text: str) -> str:
+    """JUEL or FEEL (``=amount > 1000``) in our language; a TranslationError quotes the author's text."""
+    if text.startswith("=") and not is_juel(text):
+        return translate_feel(text[1:], original=text)
+    return translate_juel(text)
 
 
 def camunda(node: etree._Element, name: str) -> str | None:
@@ -124,9 +131,9 @@ def _expression_or_literal(value: str | None, what: str, task: etree._Element, c
     """(literal, None) or (None, expression) for a Camunda attribute such as candidateGroups or assignee."""
     if not value:
         return None, None
-    if is_juel(value):
+    if is_expression(value):
         try:
-            expression = translate_juel(value)
+            expression = translate_expression(value)
         except TranslationError as err:
             check.add(task, f"{what}: {err}")
             return None, None
@@ -157,7 +164,7 @@ def user_task_meta(task: etree._Element, check: Any, lanes: dict[str, etree._Ele
         check.check(task, own_due, "due date")
     elif camunda_due:
         try:
-            due_date = translate_juel(camunda_due) if is_juel(camunda_due) else repr(camunda_due)
+            due_date = translate_expression(camunda_due) if is_expression(camunda_due) else repr(camunda_due)
             check.check(task, due_date, "due date")
         except TranslationError as err:
             check.add(task, f"due date dropped: {err}", "warning")
