@@ -137,8 +137,9 @@ def _names(session: Session, ids: set[str]) -> dict[str, str]:
 def _is_return(data: dict[str, Any]) -> str | None:
     """The comment of a submission that sent the item back (a ``*decision*`` field with a return value)."""
     for key, value in data.items():
-        if "decision" in key and isinstance(value, str) and value in RETURN_VALUES:
-            comments = [str(v) for k, v in data.items() if ("comment" in k or "reason" in k) and v]
+        if ("decision" in key or key == "appraisal") and isinstance(value, str) and value in RETURN_VALUES:
+            words = ("comment", "reason", "request")
+            comments = [str(v) for k, v in data.items() if any(w in k for w in words) and v]
             return "; ".join(comments) or value
     return None
 
@@ -157,6 +158,7 @@ def task_context(session: Session, ctx: EngineContext, row: HumanTask) -> TaskCo
     forms: dict[str, dict[str, Any] | None] = {}
     completed_elements: set[str] = set()
     last_return: ReturnNote | None = None
+    returned_last = False  # the latest completion sent the item back: the step it opened answers it
     for event in events:
         who = names.get(event.actor or "", event.actor or "")
         other = tasks_by_guid.get(event.task_guid or "")
@@ -173,6 +175,7 @@ def task_context(session: Session, ctx: EngineContext, row: HumanTask) -> TaskCo
                 if reason is not None:
                     last_return = ReturnNote(who, event.at, step, reason)
                     note = reason
+                returned_last = reason is not None
             completed_elements.add(event.element_id or "")
         elif event.action == "task.returned":
             note = str((event.data or {}).get("reason") or "")
@@ -183,7 +186,8 @@ def task_context(session: Session, ctx: EngineContext, row: HumanTask) -> TaskCo
     steps = {guid: (t.name or t.element_id) for guid, t in tasks_by_guid.items()}
     result.documents = documents_of(session, row.instance_id, events, steps)
     # A step done before and open again was sent back: the latest return explains why.
-    if last_return is not None and (row.element_id in completed_elements or last_return.step == (row.name or "")):
+    again = row.element_id in completed_elements or last_return is not None and last_return.step == (row.name or "")
+    if last_return is not None and (again or returned_last and row.status in ("open", "claimed")):
         result.returned = last_return
     result.comments = comments_of(session, row.instance_id)
     return result

@@ -81,6 +81,7 @@ function mount() {
         validator={validator}
         idPrefix="f"
         idSeparator="-"
+        experimental_defaultFormStateBehavior={{ constAsDefaults: "skipOneOf" }}
         noHtml5Validate
         showErrorList="top"
         focusOnFirstError
