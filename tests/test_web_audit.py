@@ -324,7 +324,7 @@ def test_no_csv_cell_opens_as_a_spreadsheet_formula():
     """A name typed into the directory as a formula stays text in every CSV export (the usual apostrophe)."""
     from engine.services.audit_views import spreadsheet_safe
 
-    for text in ('=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "\tx"):
-        assert spreadsheet_safe(text) == "'" + text
-    for text in ("Hoàng Minh Đức", "2026-12-01T02:00:00+00:00", '{"a": 1}', ""):
-        assert spreadsheet_safe(text) == text
+    for cell in ('=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "\tx"):
+        assert spreadsheet_safe(cell) == "'" + cell
+    for cell in ("Hoàng Minh Đức", "2026-12-01T02:00:00+00:00", '{"a": 1}', ""):
+        assert spreadsheet_safe(cell) == cell

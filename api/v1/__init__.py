@@ -9,8 +9,19 @@ from flask import Blueprint, Flask
 from pydantic import BaseModel, Field
 
 from api.authz import authorize_route
-from api.v1 import audit, calendar, definitions, instances, notifications, openapi, org, reports, session, tasks
-from api.v1 import attachments
+from api.v1 import (
+    attachments,
+    audit,
+    calendar,
+    definitions,
+    instances,
+    notifications,
+    openapi,
+    org,
+    reports,
+    session,
+    tasks,
+)
 from api.v1.spec import ErrorBody, api, responses
 
 MODULES = (session, tasks, instances, reports, audit, org, calendar, notifications, openapi)
