@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify, redirect, render_template, request, url_for
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
+from api.hardening import MAX_ID
 from engine.errors import (
     ConflictError,
     DefinitionError,
@@ -63,6 +64,11 @@ def _page(status: int, code: str, message: str) -> Any:
     return render_template("error.html", status=status, code=code, message=message), status
 
 
+def _names_an_impossible_id(path: str) -> bool:
+    """Whether a segment of ``path`` is a whole number above the largest database id (the id converter's 404)."""
+    return any(part.isdigit() and int(part) > MAX_ID for part in path.split("/"))
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(EngineError)
     def engine_error(err: EngineError) -> Any:
@@ -73,6 +79,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException) -> Any:
+        if isinstance(err, MethodNotAllowed) and _names_an_impossible_id(request.path):
+            # The id converter refused a number no row can have; where one path has a rule per method, the
+            # router then blames the method (405) of the rule it matched first: it is a 404 like any other.
+            err = NotFound()
         if isinstance(err, LoginRequired) and _is_web():
             return redirect(url_for("web.auth.login", next=request.full_path.rstrip("?")))
         name = (err.name or "error").lower().replace(" ", "_")

@@ -27,6 +27,15 @@ def test_ids_a_column_cannot_hold_are_not_found(world: World, url):
     assert answer.get_json()["error"]["code"] == "not_found"
 
 
+@pytest.mark.parametrize("url", [f"/api/v1/instances/{HUGE}/comments", f"/api/v1/instances/{10**40}/comments"])
+def test_a_huge_id_on_a_path_with_a_rule_per_method_is_not_found_either(world: World, url):
+    """GET and POST of one path are two rules: the router must not answer 405 for the id it refused."""
+    answer = world.client("admin").post(url, json={"body": "x"})
+    assert answer.status_code == 404
+    assert answer.get_json()["error"]["code"] == "not_found"
+    assert world.client("admin").delete("/api/v1/instances/1/comments").status_code == 405  # a real 405 stays
+
+
 def test_the_largest_id_a_column_holds_is_just_missing(world: World):
     answer = world.client("admin").get(f"/api/v1/tasks/{MAX_ID}")
     assert answer.status_code == 404

@@ -31,6 +31,25 @@ function translator(messages) {
   };
 }
 
+// What a person typed into the plain form before this bundle ran (a slow connection): kept, not lost. Only the
+// top-level text, number and yes/no fields; anything else the plain form holds as JSON stays with the server.
+function typedValues(serverForm, schema, data) {
+  const found = { ...data };
+  for (const [name, spec] of Object.entries(schema.properties || {})) {
+    const input = serverForm.elements.namedItem(name);
+    if (!input || input instanceof RadioNodeList || input.type === "file") continue;
+    if (spec.type === "boolean" && input.type === "checkbox") {
+      if (input.checked !== Boolean(data[name])) found[name] = input.checked;
+    } else if (spec.type === "string" && typeof input.value === "string" && input.value !== "") {
+      if (input.value !== String(data[name] ?? "")) found[name] = input.value;
+    } else if ((spec.type === "number" || spec.type === "integer") && input.value !== "") {
+      const value = Number(input.value);
+      if (!Number.isNaN(value) && value !== data[name]) found[name] = value;
+    }
+  }
+  return found;
+}
+
 function mount() {
   const block = document.getElementById("task-form-data");
   const serverForm = document.querySelector("form.task-form");
@@ -42,6 +61,7 @@ function mount() {
   const uiSchema = prepareUiSchema(schema, payload.ui_schema);
   const csrf = serverForm.querySelector('input[name="csrf_token"]');
   const validator = makeValidator();
+  const data = typedValues(serverForm, schema, payload.data || {});
 
   // Take the server-side fields out (kept, to be put back if React fails), leave the form's action and token.
   const kept = document.createDocumentFragment();
@@ -77,7 +97,7 @@ function mount() {
         className="task-form rjsf"
         schema={schema}
         uiSchema={{ "ui:submitButtonOptions": { submitText: say(messages, "complete") }, ...uiSchema }}
-        formData={payload.data || {}}
+        formData={data}
         validator={validator}
         idPrefix="f"
         idSeparator="-"
