@@ -498,6 +498,33 @@ def test_a_nomination_from_the_unit_council_to_the_chairmans_decision(journey: S
             assert Path(fetched.value.path()).read_bytes().startswith(b"%PDF")
             page.screenshot(path=str(shots / "journey-decision-signed.png"), full_page=True)
             done(page)
+
+            # 13. Sở Nội vụ prints the certificates and tells the units: the round is over.
+            page = as_user("an.tdkt")
+            open_from_inbox(page, one_task(served, "nom_certificates"))
+            page.fill("#f-certificates_issued", "1")
+            page.check("#f-notified")
+            submit(page)
+            done(page)
+
+            # 14. The auditor opens the finished round: the path on the diagram, the timeline, the trail as CSV.
+            page = as_user("kiem.tra")
+            page.goto(f"{server}/instances/{served.root_id}")
+            expect(page.locator("#diagram")).to_have_attribute("data-state", "ready")
+            for element in ("nom_units", "nom_council", "nom_decision", "nom_certificates", "nom_end"):
+                marked = page.locator(f'#diagram .djs-element.tdkt-done[data-element-id="{element}"]')
+                expect(marked).to_have_count(1)
+            expect(page.locator("#diagram .tdkt-waiting")).to_have_count(0)
+            expect(page.locator("#chain-status")).to_have_attribute("data-ok", "true")
+            timeline = page.locator("ol.timeline")
+            for name in ("Lê Hoài An", "Nguyễn Văn Thành"):  # Sở Nội vụ's officer, the Chairman
+                expect(timeline).to_contain_text(name)
+            with page.expect_download() as fetched:
+                page.locator("#export-csv").click()
+            trail = Path(fetched.value.path()).read_bytes().decode("utf-8-sig")
+            assert "nom_decision" in trail and "Nguyễn Văn Thành" in trail
+            page.screenshot(path=str(shots / "journey-audit.png"), full_page=True)
+            done(page)
             assert failures == [], failures
             if gaps:
                 pytest.fail("the journey went through, but people miss what they decide on:\n" + "\n".join(gaps))
