@@ -63,3 +63,16 @@ def test_a_translator_edit_is_what_the_page_shows(tmp_path: Path):
     found = load_catalogues(tmp_path)
     assert found["en"]["logout"] == "Sign out"
     assert "login" not in found["en"]  # t() then shows the Vietnamese words
+
+
+ACTION = re.compile(r"""action=["']([a-z_]+\.[a-z_.]+)["']|["']action["']: ["']([a-z_]+\.[a-z_.]+)["']""")
+
+
+def test_every_audit_event_the_code_writes_has_words_in_both_languages():
+    """The auditor's timeline names each event in words, never as its code (``award.decision_signed``)."""
+    sources = [*ROOT.glob("engine/**/*.py"), *ROOT.glob("api/**/*.py")]
+    actions = {a or b for path in sources for a, b in ACTION.findall(path.read_text(encoding="utf-8"))}
+    assert {"task.completed", "award.decision_signed", "attachment.uploaded"} <= actions
+    for lang in LANGUAGES:
+        missing = sorted(a for a in actions if f"action_{a}" not in MESSAGES[lang])
+        assert missing == [], (lang, missing)
