@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from engine.persistence.models import HumanTask
+from sqlalchemy import select
+
+from engine.persistence.models import HumanTask, Notification
 from engine.services.timers import fire_due_timers
 from engine.simulation.campaign import load_campaign, open_campaign
 from tests.conftest import ROOT
@@ -107,3 +109,14 @@ def test_launch_opens_every_units_plan_once_with_the_rules_in_force(sessions, ct
     data = data_of(sessions, ctx, iid)
     assert (data["rules_version"], data["rules_date"]) == ("2024.1", "2024-03-19")
     assert [d[:10] for d in data["report_dates"]] == ["2024-03-20", "2024-06-20", "2024-09-20", "2024-12-20"]
+
+
+def test_a_task_a_timer_opens_is_announced_to_whoever_may_take_it(sessions, ctx, clock, lifecycle):
+    """The report falls due on its date (a timer): the unit's officer finds it among their notifications, as
+    when a person's step opens the next one."""
+    iid = start(sessions, ctx, "periodic_report", unit="STC", unit_id="STC", report_dates=DATES)
+    assert at(clock, sessions, ctx, datetime(2024, 3, 20, 2, 0, tzinfo=UTC)) >= 1
+    draft = one_task(sessions, iid, "periodic_draft")
+    with sessions() as s:
+        told = list(s.scalars(select(Notification).where(Notification.task_id == draft.id)))
+    assert {(n.user_id, n.kind) for n in told} == {("khanh.dq", "assigned")}
