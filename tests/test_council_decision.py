@@ -160,8 +160,14 @@ def test_the_chairman_signs_and_certificates_and_refusals_follow(round_app, sess
     assert "1234/QĐ-UBND — 01/04/2024" in after and 'name="decision_number"' not in after
     with sessions() as s:
         assert s.get(HumanTask, task_id).status == "completed"
-        (doc,) = s.scalars(select(InstanceDocument).where(InstanceDocument.kind == certificates.KIND))
+        doc, unit_copy = s.scalars(
+            select(InstanceDocument).where(InstanceDocument.kind == certificates.KIND).order_by(InstanceDocument.id)
+        )
         assert (doc.instance_id, doc.filename) == (iid, "bang-khen-TXTM-2024-1-bang_khen_chu_tich.pdf")
+        # the awarded unit's copy sits on its own nomination, which its people may open, and the unit is told
+        assert unit_copy.instance_id != iid and unit_copy.content == doc.content
+        granted = s.scalars(select(Notification).where(Notification.kind == "award_granted")).all()
+        assert {n.instance_id for n in granted} == {unit_copy.instance_id} and len(granted) >= 1
         signed = s.scalars(select(AuditEvent).where(AuditEvent.action == "award.decision_signed")).one()
         assert signed.actor == "chu.tich" and signed.data["certificates"] == {"TXTM-2024-1": doc.id}
         notices = s.scalars(select(Notification).where(Notification.kind == "award_refused")).all()
@@ -195,6 +201,14 @@ def test_the_chairman_signs_and_certificates_and_refusals_follow(round_app, sess
     assert f"Không được khen thưởng: {FAILS}" in inbox
     (where,) = {n.instance_id for n in notices}
     assert where != iid and officer.get(f"/instances/{where}").status_code == 200  # the unit's own nomination
+    # the awarded unit's officer downloads its certificate from its own nomination's page
+    awarded_unit = granted[0].user_id
+    page = logged_in(app, awarded_unit).get(f"/instances/{unit_copy.instance_id}").get_data(as_text=True)
+    copy_link = f"/instances/{unit_copy.instance_id}/documents/{unit_copy.id}"
+    assert copy_link in page and "Bằng chứng nhận khen thưởng" in page
+    fetched = logged_in(app, awarded_unit).get(copy_link)
+    assert fetched.status_code == 200 and fetched.data.startswith(b"%PDF")
+    assert logged_in(app, "linh.tm").get(copy_link).status_code == 403  # another unit's nomination
 
 
 def test_only_the_chairman_signs(round_app, sessions):

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, Response, abort, render_template, request
+from sqlalchemy import select
 
 from api.authz import (
     Principal,
@@ -19,6 +20,7 @@ from api.authz import (
 )
 from api.context import engine_context, read_sessions
 from engine.errors import ValidationError
+from engine.persistence.models import InstanceDocument
 from engine.services.audit_views import (
     STATUSES,
     SearchFilters,
@@ -110,8 +112,14 @@ def show(instance_id: int) -> Any:
         unit_name = _unit_name(db, row.unit_id)
         people = user_names(db, {row.started_by or ""} | {v.task.assignee for v in open_tasks if v.task.assignee})
         roles = role_names(db, {v.task.role_id for v in open_tasks if v.task.role_id})
+        documents = db.execute(
+            select(InstanceDocument.id, InstanceDocument.kind, InstanceDocument.filename, InstanceDocument.created_at)
+            .where(InstanceDocument.instance_id == row.id)
+            .order_by(InstanceDocument.id)
+        ).all()
     return render_template(
         "instance.html",
+        documents=documents,
         people=people,
         roles=roles,
         user=p,
@@ -156,3 +164,18 @@ def printable(instance_id: int) -> Any:
 
 def _unit_name(db: Any, unit_id: str | None) -> str:
     return unit_names(db, {unit_id}).get(unit_id, unit_id) if unit_id else ""
+
+
+@bp.get("/instances/<int:instance_id>/documents/<int:document_id>")
+def document(instance_id: int, document_id: int) -> Any:
+    """A document the engine made for an instance (the Council's minutes, a certificate), for whoever may open it."""
+    p = require_user()
+    with read_sessions()() as db:
+        check_instance(db, p, get_instance(db, instance_id))
+        doc = db.get(InstanceDocument, document_id)
+        if doc is None or doc.instance_id != instance_id:
+            abort(404)
+        body, name, media_type = doc.content, doc.filename, doc.media_type
+    answer = Response(body, mimetype=media_type)
+    answer.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return answer

@@ -34,6 +34,7 @@ from engine.services.tasks import complete_reserved
 FORM_KEY = "nom_decision"
 KIND = "award_certificate"
 NOTICE_KIND = "award_refused"
+GRANTED_KIND = "award_granted"  # the awarded candidate's unit: its certificate is on the unit's own nomination
 NOTIFIED_ROLES = ("unit_officer", "unit_head")  # who in the nominating unit hears of a refusal
 DECISION_NUMBER = re.compile(r"^[0-9]+/QĐ-UBND$")  # as forms/nom_decision.json
 REJECT_REASONS = {  # forms/dossier_appraise.json reject_reason
@@ -259,7 +260,31 @@ def sign_decision(
             )
         )
     session.add_all(documents)
+    # Each awarded candidate's unit gets its certificate on the nomination it ran (which its people may open),
+    # and is told, beside the round's own copy.
+    granted: list[tuple[Outcome, InstanceDocument]] = []
+    for o, document in zip(awarded, documents, strict=True):
+        where = _unit_instance(session, row.instance_id, o.unit_id)
+        if where != row.instance_id:
+            copy = InstanceDocument(
+                instance_id=where,
+                kind=KIND,
+                filename=document.filename,
+                media_type=document.media_type,
+                content=document.content,
+                created_at=document.created_at,
+            )
+            session.add(copy)
+            granted.append((o, copy))
     session.flush()
+    for o, copy in granted:
+        recipients = {u for role in NOTIFIED_ROLES for u in users_with_role(session, role, o.unit_id, ctx.now())}
+        title = f"Được khen thưởng: {o.name} ({o.award_name})"
+        body = (
+            f'{o.name} ({o.unit_name}) được tặng "{o.award_name}" theo Quyết định số {number} ngày '
+            f"{day.strftime('%d/%m/%Y')}; bằng chứng nhận (PDF) có trong hồ sơ #{copy.instance_id} của đơn vị."
+        )
+        notify(session, ctx, sorted(recipients), GRANTED_KIND, title, body, instance_id=copy.instance_id)
     notices = 0
     for o in refused:
         recipients = {u for role in NOTIFIED_ROLES for u in users_with_role(session, role, o.unit_id, ctx.now())}
