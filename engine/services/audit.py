@@ -205,7 +205,12 @@ def _check_end(last: Any, count: int, streams: int) -> VerifyResult | None:
 
 
 def verify(session: Session) -> VerifyResult:
-    """Recompute every hash and check links, seq contiguity from 1 and each stream's head."""
+    """Recompute every hash and check links, seq contiguity from 1 and each stream's head.
+
+    On PostgreSQL a session not yet in a transaction (a request's read session runs in autocommit) reads in one
+    REPEATABLE READ transaction: the server-side cursor needs one, and the whole chain is read as of one moment."""
+    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     rows = session.execute(_CHAIN_ORDER)
     try:
         bad = _walk(rows)
