@@ -526,3 +526,11 @@ def test_a_body_over_the_request_cap_is_refused_unread(world: World):
     answer = world.client("admin").post(LINT, data=body, content_type="multipart/form-data; boundary=b")
     assert answer.status_code == 413
     assert answer.get_json()["error"]["code"] == "request_entity_too_large"
+
+
+@pytest.mark.parametrize("version", [2**31, 10**15, 0])
+def test_a_version_no_column_holds_is_not_found(world: World, version):
+    """definition.version is an INTEGER: a bigger number is a 404 on every backend, never a database error."""
+    answer = world.client("admin").get(f"/api/v1/definitions/unit_plan/versions/{version}")
+    assert answer.status_code == 404
+    assert answer.get_json()["error"]["code"] == "not_found"

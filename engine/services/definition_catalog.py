@@ -216,7 +216,12 @@ class DeployedVersion:
     running_instances: int
 
 
+MAX_VERSION = 2**31 - 1  # definition.version is an INTEGER column: a larger number names no version
+
+
 def _process_version(session: Session, key: str, version: int) -> Definition | None:
+    if not 1 <= version <= MAX_VERSION:
+        return None
     return session.scalar(select(Definition).where(Definition.key == key, Definition.version == version))
 
 

@@ -35,7 +35,9 @@ def start_instance(
     if version is None:
         row = latest_definition(session, key)
     else:
-        found = session.scalar(select(Definition).where(Definition.key == key, Definition.version == version))
+        too_big = not 1 <= version <= 2**31 - 1  # definition.version is an INTEGER column
+        query = select(Definition).where(Definition.key == key, Definition.version == version)
+        found = None if too_big else session.scalar(query)
         if found is None:
             raise NotFoundError(f"no deployed process with key '{key}' version {version}")
         row = found
