@@ -33,8 +33,9 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# PYTEST_ARGS: extra pytest arguments (.ci/run's PostgreSQL pass leaves out the browser tests).
 test: $(STAMP) $(DIST_STAMP) lint
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/tdkt bench
