@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, Field
 
 from api.v1.spec import ErrorDetail, Strict
+from engine.persistence.models import MAX_VERSION
 
 Text = str | None
 Name = Field(min_length=1, max_length=255)
@@ -579,7 +580,7 @@ class DefinitionVersionDetail(BaseModel):
 
 class DraftIn(Strict):
     files: dict[str, str] = Field(description="{file name: text}; names are plain *.bpmn, *.dmn or *.json")
-    based_on_version: int | None = Field(None, ge=1, le=2**31 - 1)
+    based_on_version: int | None = Field(None, ge=1, le=MAX_VERSION)
 
 
 class DraftOut(BaseModel):

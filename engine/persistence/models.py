@@ -176,6 +176,9 @@ class LoginAttempt(Base):
 # --- definitions --------------------------------------------------------------------------------------
 
 
+MAX_VERSION = 2**31 - 1  # definition.version is an INTEGER column: a larger number names no version
+
+
 class Definition(Base):
     """One deployed version of one process: its parsed spec stored once, shared by all its instances."""
 

@@ -30,7 +30,7 @@ from engine.core.definitions import BPMN_SUFFIXES, DMN_SUFFIXES, FORM_SUFFIXES
 from engine.core.dmn import is_dmn
 from engine.core.xml_safety import parse_xml
 from engine.errors import DefinitionError, NotFoundError
-from engine.persistence.models import Definition, Instance
+from engine.persistence.models import MAX_VERSION, Definition, Instance
 
 ENDED = ("completed", "cancelled")
 MEDIA_TYPES = {"bpmn": "application/xml", "dmn": "application/xml", "form": "application/json"}
@@ -214,9 +214,6 @@ class DeployedVersion:
     definition: Definition
     files: list[str]
     running_instances: int
-
-
-MAX_VERSION = 2**31 - 1  # definition.version is an INTEGER column: a larger number names no version
 
 
 def _process_version(session: Session, key: str, version: int) -> Definition | None:

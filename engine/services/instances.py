@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from engine.core.spiff_clock import using_clock
 from engine.errors import ConflictError, NotFoundError, ValidationError
-from engine.persistence.models import Definition, EventSubscription, Instance, OrgUnit
+from engine.persistence.models import MAX_VERSION, Definition, EventSubscription, Instance, OrgUnit
 from engine.services.context import EngineContext
 from engine.services.definitions import latest_definition, load_definition
 from engine.services.instance_store import json_safe, load_instance, new_instance, save_step
@@ -35,7 +35,7 @@ def start_instance(
     if version is None:
         row = latest_definition(session, key)
     else:
-        too_big = not 1 <= version <= 2**31 - 1  # definition.version is an INTEGER column
+        too_big = not 1 <= version <= MAX_VERSION
         query = select(Definition).where(Definition.key == key, Definition.version == version)
         found = None if too_big else session.scalar(query)
         if found is None:
