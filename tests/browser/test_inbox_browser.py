@@ -72,6 +72,7 @@ def test_an_officer_completes_the_plan_and_the_head_gets_the_review(server: str)
             task_id = row.get_attribute("data-task-id")
             expect(row).to_contain_text("24/03/2026")  # 10 working days after 10/3/2026
             row.get_by_role("link", name="Xây dựng kế hoạch thực hiện").click()
+            expect(page.locator("#rjsf-form form.rjsf")).to_be_visible()  # typing waits for the browser form
 
             page.fill("#f-plan_title", "Kế hoạch thi đua 2026 của Sở Y tế")
             page.fill("#f-targets", "100% cán bộ đăng ký thi đua")
