@@ -10,7 +10,7 @@ from typing import Any
 
 from engine.core.runtime import find_task
 from engine.persistence.models import HumanTask
-from engine.services import instances
+from engine.services import initiatives, instances
 from engine.services.definitions import deploy
 from engine.services.instance_store import load_instance
 from engine.services.org import load_org_file
@@ -397,6 +397,10 @@ def test_a_sudden_national_award_goes_on_to_the_central_level(sessions, ctx, lif
 def test_one_initiative_supports_one_award(sessions, ctx, clock, lifecycle):
     """Decree 98/2023 Art. 4 (DOMAIN.md): the second entry relying on the same recognised initiative does not get
     it counted again, so a Bằng khen resting on it fails the appraisal's check there; the first keeps it."""
+    with sessions() as s, s.begin():  # the initiative is in the register (engine/services/initiatives.py)
+        initiatives.register(s, clock, "an.tdkt", {
+            "reference": "12/QĐ-HĐSK", "title": "Số hóa hồ sơ bệnh án", "authors": "Phan Quốc Bảo", "unit_id": "SYT",
+            "reach": "province", "recognised_on": "2024-01-15", "recognised_by": "Hội đồng sáng kiến Sở Y tế"})  # fmt: skip
     iid = start(sessions, ctx, "nomination", nomination_units=["SYT"], sudden=False)
 
     def bang_khen(name: str, ref: str) -> dict:

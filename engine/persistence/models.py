@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -536,3 +537,66 @@ class Attachment(Base):
     uploaded_by: Mapped[str] = mapped_column(ForeignKey("app_user.id"))
     unit_id: Mapped[str | None] = mapped_column(String(64))  # the task's unit when it was uploaded
     uploaded_at: Mapped[datetime]
+
+
+# --- the register of initiatives (engine/services/initiatives.py, initiative_uses.py) -------------------------
+
+
+class Initiative(Base):
+    """A recognised initiative (sáng kiến) of a unit, as its recognition decision states it. ``reference`` is the
+    decision's number as entered; ``reference_key`` the same folded (case, whitespace), unique."""
+
+    __tablename__ = "initiative"
+    __table_args__ = (
+        UniqueConstraint("reference_key", name="uq_initiative_reference"),
+        Index("ix_initiative_unit", "unit_id", "recognised_on"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    reference: Mapped[str] = mapped_column(String(200))
+    reference_key: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(500))
+    authors: Mapped[str] = mapped_column(Text)  # names as written, free text
+    unit_id: Mapped[str] = mapped_column(ForeignKey("org_unit.id"))
+    reach: Mapped[str] = mapped_column(String(16))  # unit | province | national
+    recognised_on: Mapped[date]
+    recognised_by: Mapped[str] = mapped_column(String(300))  # the initiative council and its decision
+    certificate_attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachment.id"), default=None)
+    certificate_ref: Mapped[str | None] = mapped_column(String(1000), default=None)  # a document stored elsewhere
+    entered_by: Mapped[str] = mapped_column(String(64))
+    entered_at: Mapped[datetime]
+    updated_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class InitiativeUse(Base):
+    """An initiative relied on by one entry of a proposal. A ``pending`` or ``granted`` use holds the initiative
+    (one initiative supports one award); a ``released`` one (the candidate was not awarded) frees it. At most one
+    holding use per initiative: a partial unique index, so two rounds completing at once cannot both take it."""
+
+    __tablename__ = "initiative_use"
+    __table_args__ = (
+        Index("ix_initiative_use_initiative", "initiative_id", "id"),
+        Index("ix_initiative_use_instance", "instance_id"),
+        Index(
+            "uq_initiative_use_holding",
+            "initiative_id",
+            unique=True,
+            sqlite_where=text("outcome != 'released'"),
+            postgresql_where=text("outcome != 'released'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    initiative_id: Mapped[int] = mapped_column(ForeignKey("initiative.id"))
+    candidate_id: Mapped[str | None] = mapped_column(String(64))  # as the process numbers its entries
+    candidate_name: Mapped[str] = mapped_column(String(300))
+    award: Mapped[str] = mapped_column(String(64))
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))  # the proposal's instance
+    round_id: Mapped[int] = mapped_column(BigId)  # the round: the top of the instance's tree
+    task_id: Mapped[int] = mapped_column(BigId)  # the step that relied on it
+    field: Mapped[str] = mapped_column(String(255))  # the form field's path ("unit_candidates/2/initiative_ref")
+    year: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))  # pending | granted | released
+    used_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)

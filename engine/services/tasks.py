@@ -23,7 +23,7 @@ from engine.core.runtime import find_task
 from engine.errors import ConflictError, NotFoundError, PermissionDeniedError
 from engine.persistence.models import AuditHead, HumanTask, Instance, Membership, TaskCandidate, User
 from engine.persistence.prepared import Prepared, batched, detached
-from engine.services import attachments
+from engine.services import attachments, initiative_uses
 from engine.services.audit import append_events
 from engine.services.context import EngineContext
 from engine.services.definitions import load_definition
@@ -325,6 +325,8 @@ def _complete(
     task = find_task(loaded.workflow, row.task_guid)
     if task is None:
         raise ConflictError(f"task {task_id} no longer exists in instance {row.instance_id}")
+    if by_person:  # one initiative supports one award: the references a form marks, checked and their uses recorded
+        initiative_uses.check_completion(session, ctx, row, user_id, schema, data, task.data)
     before = dict(task.data)
     failure = ctx.runner.complete(loaded.workflow, task, data)
     changed = {k: v for k, v in task.data.items() if k not in before or before[k] != v}
