@@ -270,6 +270,17 @@ RULES: dict[str, Rule] = {
         lambda p: p.is_admin or p.is_auditor or bool(p.units("unit_head")),
         scoped=True,
     ),
+    # the electronic dossier for national awards (api/v1/national_dossier.py narrows the Chairman to their unit)
+    "national_dossier": Rule(
+        "Sở Nội vụ, the Chairman's office, administrators and auditors",
+        lambda p: p.is_admin or p.is_auditor or p.holds("home_affairs") or p.holds("chairman"),
+        scoped=True,
+    ),
+    "national_dossier_send": Rule(
+        "Sở Nội vụ, the Chairman's office and administrators",
+        lambda p: p.is_admin or p.holds("home_affairs") or p.holds("chairman"),
+        scoped=True,
+    ),
     "reports": Rule("administrators, Sở Nội vụ, and heads of unit for their units", may_see_reports, scoped=True),
     # definitions (api/v1/definitions.py): the designer capability
     "designer": Rule("designers and administrators", lambda p: p.is_admin or "designer" in p.capabilities),
@@ -304,6 +315,9 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", _I + "/retry"): "operator",
     ("POST", "/api/v1/messages"): "operator",
     ("POST", "/api/v1/signals"): "operator",
+    ("GET", _I + "/national-dossier"): "national_dossier",
+    ("GET", _I + "/national-dossier/submissions"): "national_dossier",
+    ("POST", _I + "/national-dossier/submissions"): "national_dossier_send",
     # tasks
     ("GET", "/api/v1/tasks"): "user",
     ("GET", _T): "scoped",

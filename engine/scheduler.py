@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.services.calendar import calendar_stamp
 from engine.services.context import EngineContext
 from engine.services.mailer import MailSettings, send_pending_emails
+from engine.services.national_submission import SubmissionSettings, send_queued
 from engine.services.timers import fire_due_timers
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
 # How often to look whether an administrator changed the working-day calendar.
 CALENDAR_CHECK_SECONDS = 10.0
+# How often to look for national-award dossiers queued for the Ministry's system (engine/services/national_submission).
+NATIONAL_SUBMISSION_SECONDS = 5.0
 
 
 def scheduler_owner() -> str:
@@ -60,6 +63,17 @@ class TimerScheduler:
         self._scheduler.add_job(
             self.tick, "interval", seconds=POLL_SECONDS, max_instances=1, coalesce=True, id="tdkt-timers"
         )
+        # Sending dossiers waits on a remote system: a job of its own, so timers never wait behind it. Rows are
+        # leased in the database, so several scheduler processes never send the same dossier.
+        self.submission = SubmissionSettings.from_env()
+        self._scheduler.add_job(
+            self.send_national_submissions,
+            "interval",
+            seconds=NATIONAL_SUBMISSION_SECONDS,
+            max_instances=1,
+            coalesce=True,
+            id="tdkt-national-submissions",
+        )
 
     def tick(self) -> int:
         """Fire everything due now (also callable directly, e.g. to drain at start-up or in a simulation)."""
@@ -83,6 +97,16 @@ class TimerScheduler:
             except Exception:  # a mail server being down must not stop the timers
                 log.exception("after-tick hook failed")
         return total
+
+    def send_national_submissions(self) -> int:
+        """Send the national-award dossiers due now (nothing when no endpoint is configured)."""
+        if self.submission is None:
+            return 0
+        try:
+            return send_queued(self.sessions, self.ctx, self.submission, owner=self.owner)
+        except Exception:  # the Ministry's system being down must not stop the scheduler
+            log.exception("sending national dossiers failed")
+            return 0
 
     def _refresh_calendar(self) -> None:
         now = time.monotonic()

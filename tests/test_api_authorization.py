@@ -29,6 +29,8 @@ ALLOWED = {
     "reports": {"admin", "an.tdkt", "duc.hm"},
     "designer": {"admin"},  # the demo's one designer is the administrator
     "definition_reader": {"admin", "kiem.tra"},
+    "national_dossier": {"admin", "kiem.tra", "an.tdkt", "chu.tich"},  # the Chairman's office, Sở Nội vụ, auditors
+    "national_dossier_send": {"admin", "an.tdkt", "chu.tich"},
 }
 # Of the Sở Y tế resources the calls name, who sees them (so a scoped route must not refuse them at all).
 SEES_SYT_TASK = {"admin", "linh.tm", "duc.hm"}

@@ -15,6 +15,7 @@ from api.v1 import (
     calendar,
     definitions,
     instances,
+    national_dossier,
     notifications,
     openapi,
     org,
@@ -24,7 +25,7 @@ from api.v1 import (
 )
 from api.v1.spec import ErrorBody, api, responses
 
-MODULES = (session, tasks, instances, reports, audit, org, calendar, notifications, openapi)
+MODULES = (session, tasks, instances, national_dossier, reports, audit, org, calendar, notifications, openapi)
 
 
 class LoginIn(BaseModel):
@@ -119,6 +120,7 @@ def register(app: Flask, require_json: Callable[[], None]) -> None:
     parent.before_request(require_json)
     parent.before_request(authorize_route)
     parent.before_request(attachments.check_completion)  # a completion's attachments must be usable
+    parent.before_request(national_dossier.check_completion)  # a sent dossier's receipt must be the form's
     for module in MODULES:
         parent.register_blueprint(module.bp)
     app.register_blueprint(parent)

@@ -6,21 +6,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from api.authz import (
     Principal,
     check_audit,
     check_instance,
+    current_user,
     instance_scope,
     may_read_audit,
     require_user,
     visible_tasks,
 )
 from api.context import engine_context, read_sessions
-from engine.errors import ValidationError
-from engine.persistence.models import InstanceDocument
+from api.i18n import t
+from api.v1 import national_dossier as dossier_api
+from engine.errors import ConflictError, ValidationError
+from engine.persistence.models import HumanTask, InstanceDocument
+from engine.services import national_submission
 from engine.services.audit_views import (
     STATUSES,
     SearchFilters,
@@ -112,6 +116,7 @@ def show(instance_id: int) -> Any:
         unit_name = _unit_name(db, row.unit_id)
         people = user_names(db, {row.started_by or ""} | {v.task.assignee for v in open_tasks if v.task.assignee})
         roles = role_names(db, {v.task.role_id for v in open_tasks if v.task.role_id})
+        national = row.definition_key == "national_proposal" and dossier_api.may_read(p, row)
         documents = db.execute(
             select(InstanceDocument.id, InstanceDocument.kind, InstanceDocument.filename, InstanceDocument.created_at)
             .where(InstanceDocument.instance_id == row.id)
@@ -120,6 +125,7 @@ def show(instance_id: int) -> Any:
     return render_template(
         "instance.html",
         documents=documents,
+        national_dossier=national,
         people=people,
         roles=roles,
         user=p,
@@ -179,3 +185,67 @@ def document(instance_id: int, document_id: int) -> Any:
     answer = Response(body, mimetype=media_type)
     answer.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return answer
+
+
+@bp.get("/instances/<int:instance_id>/national-dossier")
+def national_dossier(instance_id: int) -> Any:
+    """The electronic dossier of a national proposal as a ZIP (Sở Nội vụ, the Chairman's office, administrators,
+    auditors), built now from the instance's records; the download is audited with its sha256."""
+    return dossier_api.package_answer(require_user(), instance_id, via="web")
+
+
+@bp.post("/instances/<int:instance_id>/national-dossier/send")
+def send_national_dossier(instance_id: int) -> Any:
+    """The submission page's "Gửi hồ sơ điện tử": queue the package for the Ministry's system."""
+    p = require_user()
+    back = request.form.get("task_id", type=int)
+    target = url_for("web.tasks.show", task_id=back) if back else url_for("web.instances.show", instance_id=instance_id)
+    try:
+        row = dossier_api.queue_for(
+            p, instance_id, request.form.get("submission_number", ""), request.form.get("submitted_date", "")
+        )
+    except ValidationError as err:
+        fields = ", ".join((err.details or {}).get("fields") or {}) or err.message
+        flash(t("national_dossier_invalid", fields=fields), "error")
+    except national_submission.NotConfigured:
+        flash(t("national_dossier_not_configured"), "error")
+    except ConflictError as err:
+        flash(err.message, "error")
+    else:
+        flash(t("national_dossier_queued", sha=row.package_sha256[:12]), "success")
+    return redirect(target)
+
+
+def national_panel(db: Any, p: Principal, task: HumanTask) -> dict[str, Any] | None:
+    """What the ``nprop_submit`` page shows of the electronic dossier: the download, the sendings and their
+    receipt, and whether it can be sent from here (configured, and ``p`` may) or goes to the Ministry by hand."""
+    if task.element_id != "nprop_submit":
+        return None
+    instance = get_instance(db, task.instance_id)
+    if not dossier_api.may_read(p, instance):
+        return None
+    rows = national_submission.submissions_of(db, instance.id)
+    sent = next((r for r in reversed(rows) if r.status == "sent"), None)
+    active = next((r for r in rows if r.status in ("queued", "sending")), None)
+    return {
+        "instance_id": instance.id,
+        "configured": national_submission.SubmissionSettings.from_env() is not None,
+        "may_send": dossier_api.may_send(p, instance) and task.status in ("open", "claimed"),
+        "submissions": rows,
+        "sent": sent,
+        "active": active,
+    }
+
+
+@bp.app_context_processor
+def _national_dossier() -> dict[str, Any]:
+    """``national_dossier_panel(task)`` for the submission step's pages (its own and Sở Nội vụ's read-only one)."""
+
+    def panel(task: HumanTask) -> dict[str, Any] | None:
+        p = current_user()
+        if p is None or task.element_id != "nprop_submit":
+            return None
+        with read_sessions()() as db:
+            return national_panel(db, p, task)
+
+    return {"national_dossier_panel": panel}

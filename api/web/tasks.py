@@ -24,7 +24,7 @@ from api.web.forms import (
 from engine.core.runtime import find_task
 from engine.errors import ConflictError, PayloadTooLargeError, ValidationError
 from engine.persistence.models import HumanTask, Instance, OrgUnit
-from engine.services import attachments, tasks
+from engine.services import attachments, national_submission, tasks
 from engine.services.council_pages import award_names
 from engine.services.definitions import load_definition
 from engine.services.instance_store import load_instance
@@ -142,6 +142,9 @@ def show(task_id: int) -> Any:
         return render_read_only(view, data, schema)
     if view.task.form_key in RESERVED_FORM_KEYS:  # the Council's steps have their own pages
         return redirect(url_for("web.council.show", task_id=task_id))
+    if view.task.element_id == "nprop_submit":  # the receipt of a dossier sent, its number and date filled in
+        with read_sessions()() as db:
+            data = national_submission.prefill(db, view.task, data)
     return _render(view, schema, build_fields(schema, data), [], 200, data=data)
 
 
@@ -161,6 +164,8 @@ def submit(task_id: int) -> Any:
             with sessions()() as db, db.begin():
                 if attachments.has_references(data):
                     attachments.check_references(db, tasks.get_task(db, task_id), p.user_id, data)
+                if view.task.element_id == "nprop_submit":  # a sent dossier's receipt must be the form's
+                    national_submission.check_receipt(db, tasks.get_task(db, task_id), data)
                 complete_and_notify(db, engine_context(), task_id, p.user_id, data)
         except ValidationError as err:
             problems = problem_messages(schema, err.details) or {"(form)": err.message}

@@ -539,6 +539,40 @@ class Attachment(Base):
     uploaded_at: Mapped[datetime]
 
 
+# --- electronic dossiers for national awards (engine/services/national_submission.py) ---------------------------
+
+
+class NationalSubmission(Base):
+    """One sending of a national_proposal instance's electronic dossier to the Ministry of Home Affairs' system
+    (an outbox row): the exact package bytes, its sha256, and what each attempt gave. ``queued`` waits for the
+    scheduler (from ``next_attempt_at``), ``sending`` is leased to one scheduler process until ``lease_until``,
+    ``sent`` holds the Ministry's receipt, ``failed`` gave up after the last attempt."""
+
+    __tablename__ = "national_submission"
+    __table_args__ = (
+        Index("ix_national_submission_instance", "instance_id", "id"),
+        Index("ix_national_submission_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
+    package_sha256: Mapped[str] = mapped_column(String(64))
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    package: Mapped[bytes] = mapped_column(LargeBinary)
+    submission_number: Mapped[str | None] = mapped_column(String(100))
+    submitted_date: Mapped[str | None] = mapped_column(String(10))  # ISO date, as the form holds it
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | sending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    receipt: Mapped[str | None] = mapped_column(String(100))
+    queued_by: Mapped[str] = mapped_column(String(64))
+    queued_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
 # --- the register of initiatives (engine/services/initiatives.py, initiative_uses.py) -------------------------
 
 
