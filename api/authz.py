@@ -287,6 +287,17 @@ RULES: dict[str, Rule] = {
     "definition_reader": Rule(
         "designers, administrators and auditors", lambda p: p.is_admin or p.is_auditor or "designer" in p.capabilities
     ),
+    # the register of initiatives (api/initiative_access.py narrows by unit)
+    "initiative_reader": Rule(
+        "administrators, auditors, Sở Nội vụ, and a unit's people for their unit's initiatives",
+        lambda p: p.sees_every_unit or bool(p.units()),
+        scoped=True,
+    ),
+    "initiative_writer": Rule(
+        "administrators, Sở Nội vụ, and a unit's TĐKT officer for their unit's initiatives",
+        lambda p: p.is_admin or p.holds("home_affairs") or bool(p.units("unit_officer")),
+        scoped=True,
+    ),
 }
 
 _I = "/api/v1/instances/<int(max=9223372036854775807):instance_id>"
@@ -366,6 +377,11 @@ ROUTES: dict[tuple[str, str], str] = {
     ("DELETE", _D + "/draft"): "designer",
     ("POST", "/api/v1/definitions/lint"): "designer",
     ("POST", "/api/v1/definitions/deploy"): "designer",
+    # the register of initiatives
+    ("GET", "/api/v1/initiatives"): "initiative_reader",
+    ("POST", "/api/v1/initiatives"): "initiative_writer",
+    ("GET", "/api/v1/initiatives/<int(max=9223372036854775807):initiative_id>"): "initiative_reader",
+    ("PATCH", "/api/v1/initiatives/<int(max=9223372036854775807):initiative_id>"): "initiative_writer",
 }
 
 

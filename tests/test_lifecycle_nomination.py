@@ -399,8 +399,9 @@ def test_one_initiative_supports_one_award(sessions, ctx, clock, lifecycle):
     it counted again, so a Bằng khen resting on it fails the appraisal's check there; the first keeps it."""
     with sessions() as s, s.begin():  # the initiative is in the register (engine/services/initiatives.py)
         initiatives.register(s, clock, "an.tdkt", {
-            "reference": "12/QĐ-HĐSK", "title": "Số hóa hồ sơ bệnh án", "authors": "Phan Quốc Bảo", "unit_id": "SYT",
-            "reach": "province", "recognised_on": "2024-01-15", "recognised_by": "Hội đồng sáng kiến Sở Y tế"})  # fmt: skip
+            "reference": "12/QĐ-HĐSK", "title": "Số hóa hồ sơ bệnh án", "authors": "Phan Quốc Bảo",
+            "unit_id": "SYT", "reach": "province", "recognised_on": "2024-01-15",
+            "recognised_by": "Hội đồng sáng kiến Sở Y tế"})  # fmt: skip
     iid = start(sessions, ctx, "nomination", nomination_units=["SYT"], sudden=False)
 
     def bang_khen(name: str, ref: str) -> dict:

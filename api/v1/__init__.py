@@ -14,6 +14,7 @@ from api.v1 import (
     audit,
     calendar,
     definitions,
+    initiatives,
     instances,
     national_dossier,
     notifications,
@@ -25,7 +26,19 @@ from api.v1 import (
 )
 from api.v1.spec import ErrorBody, api, responses
 
-MODULES = (session, tasks, instances, national_dossier, reports, audit, org, calendar, notifications, openapi)
+MODULES = (
+    session,
+    tasks,
+    instances,
+    national_dossier,
+    reports,
+    audit,
+    org,
+    calendar,
+    notifications,
+    initiatives,
+    openapi,
+)
 
 
 class LoginIn(BaseModel):

@@ -9,14 +9,14 @@ from flask import Blueprint, Flask, request
 from api.authz import current_user, may_see_reports
 from api.context import read_sessions
 from api.security import check_csrf
-from api.web import auth, council, designer, instances, notifications, overview, tasks
+from api.web import auth, council, designer, initiatives, instances, notifications, overview, tasks
 from engine.services.notifications import unread_count
 
 
 def register(app: Flask) -> None:
     parent = Blueprint("web", __name__)
     parent.before_request(check_csrf)
-    for module in (auth, tasks, overview, instances, council, notifications, designer):
+    for module in (auth, tasks, overview, instances, council, notifications, designer, initiatives):
         parent.register_blueprint(module.bp)
     from api.web import dashboard  # Sở Nội vụ's dashboard, urge, comments, start forms
 

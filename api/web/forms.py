@@ -339,6 +339,10 @@ def _worded(problem: dict[str, Any], english: str) -> str:
         return t(f"msg_type_{problem.get('type')}") if problem.get("type") in _TYPES else t("msg_invalid")
     if rule == "attachment":
         return t("attachment_not_usable", id=problem.get("attachment_id", "?"))
+    if rule == "initiative":  # the register's check (engine/services/initiative_uses.py)
+        from api.web.initiatives import problem_words
+
+        return problem_words(problem)
     if rule in _RULE_WORDS:
         return t(_RULE_WORDS[rule], limit=limit) if limit is not None else t(_RULE_WORDS[rule])
     return _translated(english)

@@ -23,7 +23,6 @@ take it (the second gets a conflict).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,7 +170,9 @@ def outcome_of(session: Session, use: InitiativeUse) -> str:
 # --- the check a completion goes through ----------------------------------------------------------------------
 
 
-def _problem(fields: dict[str, str], problems: dict[str, dict[str, Any]], ref: Reference, text: str, **why: Any) -> None:
+def _problem(
+    fields: dict[str, str], problems: dict[str, dict[str, Any]], ref: Reference, text: str, **why: Any
+) -> None:
     fields[ref.path] = f"{shown_path(ref.path)}: {text}"
     problems[ref.path] = {"rule": "initiative", "reference": ref.value.strip()[:200], **why}
 
@@ -184,7 +185,9 @@ def check_completion(
     if not found:
         return
     keys = {normalise(r.value) for r in found}
-    register = {i.reference_key: i for i in session.scalars(select(Initiative).where(Initiative.reference_key.in_(keys)))}
+    register = {
+        i.reference_key: i for i in session.scalars(select(Initiative).where(Initiative.reference_key.in_(keys)))
+    }
     instance = session.get(Instance, row.instance_id)
     round_id = (instance.root_id or instance.id) if instance is not None else row.instance_id
     context = task_data if isinstance(task_data, dict) else {}
@@ -197,29 +200,34 @@ def check_completion(
         key = normalise(ref.value)
         initiative = register.get(key)
         if initiative is None:
-            _problem(fields, problems, ref, f"initiative {ref.value.strip()!r} is not in the register", reason="unknown")
+            _problem(
+                fields, problems, ref, f"initiative {ref.value.strip()!r} is not in the register", reason="unknown"
+            )
             continue
+        name = f"initiative {initiative.reference!r}"
         units = {row.unit_id, ref.entry.get("unit_id")} - {None}
         if initiative.unit_id not in units:
-            _problem(fields, problems, ref, f"initiative {initiative.reference!r} belongs to unit {initiative.unit_id}, "
-                     f"not to {', '.join(sorted(str(u) for u in units)) or 'this unit'}",
-                     reason="other_unit", unit=initiative.unit_id)  # fmt: skip
+            proposing = ", ".join(sorted(str(u) for u in units)) or "this unit"
+            text = f"{name} belongs to unit {initiative.unit_id}, not to {proposing}"
+            _problem(fields, problems, ref, text, reason="other_unit", unit=initiative.unit_id)
             continue
         if initiative.recognised_on > today:
-            _problem(fields, problems, ref, f"initiative {initiative.reference!r} is recognised only on "
-                     f"{initiative.recognised_on.isoformat()}", reason="not_yet", day=initiative.recognised_on.isoformat())  # fmt: skip
+            day = initiative.recognised_on.isoformat()
+            _problem(fields, problems, ref, f"{name} is recognised only on {day}", reason="not_yet", day=day)
             continue
         claimed = next((reach for flag, reach in CLAIMS if ref.entry.get(flag) is True), "unit")
         if REACHES.index(initiative.reach) < REACHES.index(claimed):
-            _problem(fields, problems, ref, f"initiative {initiative.reference!r} has {initiative.reach} reach, "
-                     f"the entry claims {claimed}", reason="reach", reach=initiative.reach, claimed=claimed)  # fmt: skip
+            text = f"{name} has {initiative.reach} reach, the entry claims {claimed}"
+            _problem(fields, problems, ref, text, reason="reach", reach=initiative.reach, claimed=claimed)
             continue
         holder = _holder(session, ctx, initiative, row.instance_id, user_id)
         if holder is not None:
-            _problem(fields, problems, ref, f"initiative {initiative.reference!r} already supports "
-                     f"{holder.candidate_name} ({holder.award}, round #{holder.round_id}, {holder.year}, "
-                     f"{holder.outcome})", reason="held", candidate=holder.candidate_name, award=holder.award,
-                     round=holder.round_id, year=holder.year)  # fmt: skip
+            text = (
+                f"{name} already supports {holder.candidate_name} ({holder.award}, round #{holder.round_id}, "
+                f"{holder.year}, {holder.outcome})"
+            )
+            why = {"candidate": holder.candidate_name, "award": holder.award, "round": holder.round_id}
+            _problem(fields, problems, ref, text, reason="held", year=holder.year, **why)
             continue
         taken.setdefault(key, ref)
     if fields:

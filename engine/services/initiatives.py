@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
@@ -233,7 +233,7 @@ def _conditions(q: Search) -> list[ColumnElement[bool]]:
 def search(session: Session, q: Search) -> tuple[list[Initiative], int]:
     """A page of the register (newest recognition first) and how many match in all."""
     conditions = _conditions(q)
-    query: Select[tuple[Initiative]] = select(Initiative).where(*conditions)
+    query = select(Initiative).where(*conditions)
     total = session.scalar(select(func.count()).select_from(Initiative).where(*conditions)) or 0
     rows = session.scalars(
         query.order_by(Initiative.recognised_on.desc(), Initiative.id.desc()).limit(q.limit).offset(q.offset)
