@@ -166,3 +166,16 @@ def check_completion() -> None:
         if row.element_id == national_dossier.SUBMIT_TASK:
             check_task(db, p, row)  # nothing about the sending is told to someone who may not see the task
             national_submission.check_receipt(db, row, data if isinstance(data, dict) else {})
+
+
+def describe_document(spec: dict[str, Any]) -> None:
+    """What spectree cannot say by itself: the download answers a ZIP, named by its sha256 in a header."""
+    operation = spec.get("paths", {}).get("/api/v1/instances/{instance_id}/national-dossier", {}).get("get")
+    if operation is None:
+        return
+    answer = operation["responses"].setdefault("200", {})
+    answer["description"] = "the dossier: manifest.json and the documents (Content-Disposition: attachment)"
+    answer["content"] = {national_dossier.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}
+    answer["headers"] = {
+        "X-Dossier-SHA256": {"description": "the package's sha256", "schema": {"type": "string"}},
+    }

@@ -229,6 +229,9 @@ def document() -> dict[str, Any]:
         from api.v1.attachments import describe_document as describe_attachments
 
         describe_attachments(spec)  # a download answers the file's own media type
+        from api.v1.national_dossier import describe_document as describe_national_dossier
+
+        describe_national_dossier(spec)  # the national dossier answers a ZIP
         _document = spec
     return _document
 
