@@ -290,6 +290,8 @@ class _Ministry(BaseHTTPRequestHandler):
         status = self.script.pop(0) if self.script else 200
         answer = json.dumps({"receipt": f"BNV-2024-{len(self.received):06d}"} if status == 200 else {"error": "x"})
         self.send_response(status)
+        if status in (302, 307):  # elsewhere: the dossier and its token must not follow
+            self.send_header("Location", "http://elsewhere.example/steal")
         self.send_header("Content-Type", "application/json")
         self.end_headers()
         self.wfile.write(answer.encode())
@@ -399,7 +401,7 @@ def test_a_failed_attempt_is_retried_with_backoff_and_counted(app, sessions, ctx
     assert [(x["status"], x["attempts"], x["receipt"]) for x in api["submissions"]] == [("sent", 2, "BNV-2024-000002")]
 
 
-def test_the_api_queues_a_submission_for_sở_nội_vụ_not_for_a_unit(app, sessions, round_, ministry):
+def test_the_api_queues_a_submission_for_home_affairs_not_for_a_unit(app, sessions, round_, ministry):
     national, _ = round_
     url = f"/api/v1/instances/{national}/national-dossier/submissions"
     body = {"submission_number": "45/TTr-UBND", "submitted_date": "2024-04-15"}
@@ -412,3 +414,45 @@ def test_the_api_queues_a_submission_for_sở_nội_vụ_not_for_a_unit(app, ses
     again = _client(app, "an.tdkt").post(url, json=body)
     assert again.status_code == 409  # one package on its way at a time
     assert len(tree(sessions, national)) == 1
+
+
+def test_a_redirect_is_never_followed_and_a_leased_row_is_left_to_its_scheduler(
+    app, sessions, ctx, clock, round_, ministry
+):
+    national, task_id = round_
+    ministry.script = [307]
+    _queue(app, national, task_id)
+    first = TimerScheduler(sessions, ctx, owner="scheduler-a")
+    assert first.send_national_submissions() == 0
+    assert len(ministry.received) == 1  # nothing went to elsewhere.example
+    with sessions() as s:
+        (row,) = submissions_of(s, national)
+        assert (row.status, row.attempts) == ("queued", 1) and "307" in (row.last_error or "")
+    # another scheduler holds it (leased, not yet expired): a second one leaves it alone
+    clock.advance(timedelta(minutes=2))
+    with sessions() as s, s.begin():
+        (row,) = submissions_of(s, national)
+        row.status, row.lease_owner, row.lease_until = "sending", "scheduler-a", clock.now() + timedelta(minutes=5)
+    second = TimerScheduler(sessions, ctx, owner="scheduler-b")
+    assert second.send_national_submissions() == 0 and len(ministry.received) == 1
+    clock.advance(timedelta(minutes=6))  # scheduler-a died: its lease ran out, the row is taken over once
+    assert second.send_national_submissions() == 1
+    assert first.send_national_submissions() == 0
+    with sessions() as s:
+        (row,) = submissions_of(s, national)
+        assert (row.status, row.receipt, row.lease_owner) == ("sent", "BNV-2024-000002", None)
+
+
+def test_the_submission_letter_uploaded_on_the_task_goes_into_the_package(sessions, ctx, round_):
+    national, task_id = round_
+    from engine.services.tasks import get_task
+
+    with sessions() as s:
+        task = get_task(s, task_id)
+    ref = _attach(sessions, ctx, task, "chu.tich", "to-trinh-45.pdf", "submission_file")
+    with sessions() as s:
+        package = build_package(s, ctx, national)
+    (doc,) = [d for d in package.manifest["documents"] if d["field"] == "submission_file"]
+    assert (doc["name"], doc["sha256"], doc["source_id"]) == ("to-trinh-45.pdf", ref["sha256"], ref["attachment_id"])
+    body = zipfile.ZipFile(io.BytesIO(package.content)).read(doc["path"])
+    assert hashlib.sha256(body).hexdigest() == ref["sha256"]
