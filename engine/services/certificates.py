@@ -28,7 +28,7 @@ from engine.services.council_pages import award_names
 from engine.services.directory import may_work_on_task, users_with_role
 from engine.services.instance_store import OPEN, load_instance
 from engine.services.minutes import FONT_PATHS, documents_of
-from engine.services.notifications import notify, notify_next_steps, open_task_ids
+from engine.services.notifications import notify, telling_next_steps
 from engine.services.tasks import complete_reserved
 
 FORM_KEY = "nom_decision"
@@ -307,10 +307,9 @@ def sign_decision(
             "refused": {o.candidate_id: o.reason for o in refused},
         },
     }
-    before = open_task_ids(session, row.instance_id)
     result = {"decision_number": number, "signed_date": day.isoformat()}
-    complete_reserved(session, ctx, task_id, user_id, result, events=[event], loaded=loaded)
-    notify_next_steps(session, ctx, row.instance_id, before, user_id, result)  # Sở Nội vụ: print and tell units
+    with telling_next_steps(session, ctx, user_id, result):  # Sở Nội vụ: print and tell units
+        complete_reserved(session, ctx, task_id, user_id, result, events=[event], loaded=loaded)
     return Signed([d.id for d in documents], notices)
 
 

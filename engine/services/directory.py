@@ -37,22 +37,39 @@ def _active_delegations(at: Any) -> list[ColumnElement[bool]]:
     ]
 
 
-def users_with_role(session: Session, role_id: str, unit_id: str | None, at: datetime) -> list[str]:
-    """Ids (sorted) of active users holding ``role_id`` in ``unit_id`` (any unit if None), plus their delegates."""
+def _users_with_role_statement(in_unit: bool) -> Any:
     holders = (
         select(Membership.user_id)
         .join(User, User.id == Membership.user_id)
-        .where(Membership.role_id == role_id, User.active.is_(True))
+        .where(Membership.role_id == bindparam("role_id"), User.active.is_(True))
     )
     acting = (
         select(Delegation.to_user_id)
         .join(Membership, Membership.user_id == Delegation.from_user_id)
-        .where(Membership.role_id == role_id, *_active_delegations(at))
+        .where(Membership.role_id == bindparam("role_id"), *_active_delegations(bindparam("at")))
     )
+    if in_unit:
+        holders = holders.where(Membership.unit_id == bindparam("unit_id"))
+        acting = acting.where(Membership.unit_id == bindparam("unit_id"))
+    return union(holders, acting)
+
+
+# Built once (every completion asks who holds the next step's role): in a unit, and in any unit.
+_USERS_WITH_ROLE = {
+    True: Prepared(_users_with_role_statement(True)),
+    False: Prepared(_users_with_role_statement(False)),
+}
+
+
+def users_with_role(session: Session, role_id: str, unit_id: str | None, at: datetime) -> list[str]:
+    """Ids (sorted) of active users holding ``role_id`` in ``unit_id`` (any unit if None), plus their delegates."""
+    params: dict[str, Any] = {"role_id": role_id, "at": at}
     if unit_id is not None:
-        holders = holders.where(Membership.unit_id == unit_id)
-        acting = acting.where(Membership.unit_id == unit_id)
-    return sorted(session.scalars(union(holders, acting)))
+        params["unit_id"] = unit_id
+    if session.new or session.dirty or session.deleted:  # as the ORM's autoflush would: memberships just added
+        session.flush()
+    rows = _USERS_WITH_ROLE[unit_id is not None].all(session.connection(), params)
+    return sorted(str(row[0]) for row in rows)
 
 
 def _roles_of_statement() -> Any:

@@ -26,6 +26,9 @@ from engine.services.context import EngineContext
 from engine.services.definitions import LoadedDefinition, load_definition
 
 OPEN = ("open", "claimed")
+# ``session.info[OPENED_TASKS]``: lists that want the rows of the tasks steps open in this session (the values
+# inserted, with ``id`` when it was read back), e.g. to tell their people (``notifications.telling_next_steps``).
+OPENED_TASKS = "tdkt_opened_tasks"
 
 # Statements on every step: compiled once per dialect and run on the driver's cursor (see prepared.py).
 _instances = Instance.metadata.tables["instance"]
@@ -316,11 +319,16 @@ def _open_tasks(
         )
     conn = session.connection()
     deadlines: list[HumanTask] = []
+    watchers: list[list[dict[str, Any]]] = session.info.get(OPENED_TASKS) or []
     for row, assignment in zip(rows, assignments, strict=True):
         if not row["due_at"] and not assignment.candidates():
             _INSERT_TASK.run(conn, row, count=False)  # its id is not needed here
+            for opened in watchers:
+                opened.append(row)
             continue
         task_id = _INSERT_TASK.all(conn, row)[0][0]
+        for opened in watchers:
+            opened.append({**row, "id": task_id})
         if row["due_at"]:
             deadlines.append(HumanTask(id=task_id, **row))
         _INSERT_CANDIDATE.many(conn, [c | {"task_id": task_id} for c in assignment.candidates()])

@@ -10,7 +10,8 @@ User-facing texts live in ``TEXTS`` (Vietnamese by default; add a language by ad
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -194,11 +195,25 @@ def mark_read(session: Session, ctx: EngineContext, user_id: str, ids: Iterable[
 def task_recipients(session: Session, ctx: EngineContext, task: HumanTask) -> list[str]:
     """Who a message about an open task goes to: its assignee, else everyone who may claim it (its role and
     candidate groups in its unit, its candidate users)."""
-    if task.assignee:
-        return [task.assignee]
-    found = set(task.candidate_users or [])
-    for role in {task.role_id, *(task.candidate_groups or [])} - {None}:
-        found.update(users_with_role(session, str(role), task.unit_id, ctx.now()))
+    return _recipients(
+        session, ctx, task.assignee, task.role_id, task.unit_id, task.candidate_groups, task.candidate_users
+    )
+
+
+def _recipients(
+    session: Session,
+    ctx: EngineContext,
+    assignee: str | None,
+    role_id: str | None,
+    unit_id: str | None,
+    groups: Iterable[str] | None,
+    users: Iterable[str] | None,
+) -> list[str]:
+    if assignee:
+        return [assignee]
+    found = set(users or [])
+    for role in {role_id, *(groups or [])} - {None}:
+        found.update(users_with_role(session, str(role), unit_id, ctx.now()))
     return sorted(found)
 
 
@@ -230,50 +245,71 @@ def notify_assigned(session: Session, ctx: EngineContext, task: HumanTask, by_us
         notify(session, ctx, [task.assignee], "assigned", title, body, instance_id=task.instance_id, task_id=task.id)
 
 
-def _step_tasks(instance_id: int) -> Any:
-    """The open tasks of an instance and of the instances it called directly (a step may start children)."""
-    children = select(Instance.id).where(Instance.parent_id == instance_id)
-    return select(HumanTask).where(
-        (HumanTask.instance_id == instance_id) | HumanTask.instance_id.in_(children),
-        HumanTask.status.in_(("open", "claimed")),
-    )
-
-
-def open_task_ids(session: Session, instance_id: int) -> set[int]:
-    """Before a step: the open tasks it may close or add to (``notify_next_steps`` tells who got new ones)."""
-    return set(session.scalars(_step_tasks(instance_id).with_only_columns(HumanTask.id)))
-
-
-def notify_next_steps(
-    session: Session,
-    ctx: EngineContext,
-    instance_id: int,
-    before: set[int],
-    actor: str,
-    submitted: dict[str, Any] | None,
-) -> list[Notification]:
-    """After a person completed a task of ``instance_id``: tell whoever may take each task the step opened.
+@contextmanager
+def telling_next_steps(
+    session: Session, ctx: EngineContext, actor: str, submitted: dict[str, Any] | None
+) -> Iterator[list[dict[str, Any]]]:
+    """Around a step (a person's completion, a timer, a decision): once it has run, tell whoever may take each
+    task it opened — in the instance, in the instances it called, in a parent it let move on (the rows
+    ``instance_store`` inserted, ``OPENED_TASKS``). Nothing is told when the step fails.
 
     When the submission sent the item back (a decision field saying return / supplement, as the task pages read
     it), the message is a ``returned`` one with the reason; otherwise an ``assigned`` one. The actor is never told
-    of their own step."""
+    of their own step. Yields the list the opened rows are gathered in."""
+    from engine.services.instance_store import OPENED_TASKS  # the instance store reaches this module
+
+    opened: list[dict[str, Any]] = []
+    watchers: list[list[dict[str, Any]]] = session.info.setdefault(OPENED_TASKS, [])
+    watchers.append(opened)
+    try:
+        yield opened
+    finally:
+        watchers.remove(opened)
+    _tell_opened(session, ctx, opened, actor, submitted)
+
+
+def _tell_opened(
+    session: Session, ctx: EngineContext, opened: list[dict[str, Any]], actor: str, submitted: dict[str, Any] | None
+) -> list[Notification]:
     from engine.services.task_context import return_reason  # task_context reads tasks, which reach this module
 
-    reason = return_reason(submitted or {})
-    kind = "returned" if reason is not None else "assigned"
     sent: list[Notification] = []
+    reason: str | None = None
     actor_name: str | None = None
-    for task in session.scalars(_step_tasks(instance_id).order_by(HumanTask.id)):
-        if task.id in before:
-            continue
-        recipients = [u for u in task_recipients(session, ctx, task) if u != actor]
+    for values in opened:
+        recipients = _recipients(
+            session,
+            ctx,
+            values.get("assignee"),
+            values.get("role_id"),
+            values.get("unit_id"),
+            values.get("candidate_groups"),
+            values.get("candidate_users"),
+        )
+        recipients = [u for u in recipients if u != actor]
         if not recipients:
+            continue
+        task = _opened_row(session, values)
+        if task is None or task.status not in ("open", "claimed"):  # closed again within the same step
             continue
         if actor_name is None:  # read once, and only when someone is told
             actor_name = session.scalar(select(User.full_name).where(User.id == actor)) or actor
+            reason = return_reason(submitted or {})
+        kind = "returned" if reason is not None else "assigned"
         title, body = render(kind, **task_texts(session, task, actor=actor_name, reason=reason or ""))
         sent += notify(session, ctx, recipients, kind, title, body, instance_id=task.instance_id, task_id=task.id)
     return sent
+
+
+def _opened_row(session: Session, values: dict[str, Any]) -> HumanTask | None:
+    """The row of a task a step opened (inserted without the ORM): by id when it was read back, else by its guid."""
+    if values.get("id") is not None:
+        return session.get(HumanTask, values["id"])
+    return session.scalars(
+        select(HumanTask).where(
+            HumanTask.instance_id == values["instance_id"], HumanTask.task_guid == values["task_guid"]
+        )
+    ).first()
 
 
 def complete_and_notify(
@@ -282,12 +318,5 @@ def complete_and_notify(
     """A person completes a task (``tasks.complete``) and whoever gets the steps it opened is told (above)."""
     from engine.services import tasks  # tasks reaches this module through the instance store
 
-    # The instance's id only: a task row loaded here would send the completion down its slower path (it reuses
-    # rows the session holds instead of reading them in one prepared statement).
-    instance_id = session.scalar(select(HumanTask.instance_id).where(HumanTask.id == task_id))
-    if instance_id is None:
-        return tasks.complete(session, ctx, task_id, user_id, data)  # its NotFoundError names the task
-    before = open_task_ids(session, instance_id)
-    done = tasks.complete(session, ctx, task_id, user_id, data)
-    notify_next_steps(session, ctx, instance_id, before, user_id, data)
-    return done
+    with telling_next_steps(session, ctx, user_id, data):
+        return tasks.complete(session, ctx, task_id, user_id, data)

@@ -19,7 +19,7 @@ from engine.core.runtime import timer_due_dates
 from engine.errors import ConflictError, EngineError
 from engine.persistence.models import Instance, Timer
 from engine.services.context import EngineContext
-from engine.services.instance_store import load_instance, save_step
+from engine.services.instance_store import LoadedInstance, load_instance, save_step
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +91,18 @@ def fire_timer(session: Session, ctx: EngineContext, timer_id: int, owner: str) 
 def _fire_bpmn_timer(session: Session, ctx: EngineContext, timer: Timer) -> None:
     if timer.instance_id is None:
         return
-    from engine.services.notifications import notify_next_steps, open_task_ids  # notifications reach tasks
+    from engine.services.notifications import telling_next_steps  # notifications reach tasks
 
     loaded = load_instance(session, ctx, timer.instance_id)
     if loaded.row.status != "running":
         return
-    before = open_task_ids(session, timer.instance_id)
+    # a task the timer opens (a periodic report falling due, the step after a disclosure period) is announced
+    # to whoever may take it, as a person's step announces the next one
+    with telling_next_steps(session, ctx, "scheduler", None):
+        _advance_on_timer(session, ctx, loaded, timer)
+
+
+def _advance_on_timer(session: Session, ctx: EngineContext, loaded: LoadedInstance, timer: Timer) -> None:
     failure = ctx.runner.advance(loaded.workflow)
     still_waiting = {str(task.id) for task, due in timer_due_dates(loaded.workflow) if due == timer.due_at}
     if failure is None and timer.task_guid in still_waiting:
@@ -109,9 +115,6 @@ def _fire_bpmn_timer(session: Session, ctx: EngineContext, timer: Timer) -> None
         "data": {"due_at": timer.due_at.isoformat(), "fired_at": ctx.now().isoformat()},
     }
     save_step(session, ctx, loaded, actor="scheduler", events=[event], failure=failure)
-    # a task the timer opened (a periodic report falling due, the step after a disclosure period) is announced
-    # to whoever may take it, as a person's step announces the next one
-    notify_next_steps(session, ctx, timer.instance_id, before, "scheduler", None)
 
 
 # Timers fired per transaction: each in its own savepoint, so one that conflicts is retried alone, while the
