@@ -51,11 +51,12 @@ from engine.services.accounts import (
     login_blocked,
     record_login_attempt,
     rehash_password,
-    session_user,
+    session_holder,
     start_session,
     token_owner,
     touch_session,
 )
+from engine.services.directory import roles_of
 
 _TOKEN = "csrf_token"  # noqa: S105 - the name of a form field and session key, not a secret
 BODY_METHODS = ("POST", "PUT", "PATCH")
@@ -190,16 +191,18 @@ def _from_cookie() -> Credential | None:
         return None
     now = engine_context().now()
     with read_sessions()() as db:
-        found = session_user(db, token, now, idle=_minutes("TDKT_SESSION_IDLE_MINUTES"))
-        if found is not None and "tdkt_principal" not in g:
-            _principal_with(db, found[0])
+        found = session_holder(db, token, now, idle=_minutes("TDKT_SESSION_IDLE_MINUTES"))
+        if found is not None and found.active and "tdkt_principal" not in g:
+            from api.authz import Principal  # authz reads the credential through this module
+
+            roles = frozenset(roles_of(db, found.user_id, now))
+            g.tdkt_principal = Principal(found.user_id, found.full_name, frozenset(found.capabilities), roles)
     if found is None:
         return None
-    user_id, touch_due = found
-    if touch_due:  # at most one write a minute per session
+    if found.touch_due:  # at most one write a minute per session
         with sessions()() as db, db.begin():
             touch_session(db, token, now)
-    return Credential(user_id, None, frozenset(SCOPES))
+    return Credential(found.user_id, None, frozenset(SCOPES))
 
 
 def _principal_with(db: Session, user_id: str) -> None:

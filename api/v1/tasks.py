@@ -106,12 +106,14 @@ def _visible(db: Session, p: Principal, task_id: int, *, to_work_on: bool = Fals
     return row
 
 
-def _holds_lane(p: Principal, row: HumanTask) -> bool:
-    """Whether ``p`` holds the task's lane role in its unit (in any unit when it has none): then ``check_task`` and
-    ``may_work_on`` both pass, as the principal's roles already say, without asking the database again."""
-    return row.role_id is not None and any(
-        r == row.role_id and (row.unit_id is None or u == row.unit_id) for r, u in p.roles
-    )
+def _holds_lane(p: Principal, lane: tuple[str | None, str | None] | None) -> bool:
+    """Whether ``p`` holds the task's lane role (``tasks.task_lane``) in its unit (in any unit when it has none):
+    then ``check_task`` and ``may_work_on`` both pass, as the principal's roles already say, without asking the
+    database again."""
+    if lane is None or lane[0] is None:
+        return False
+    role, unit = lane
+    return any(r == role and (unit is None or u == unit) for r, u in p.roles)
 
 
 def _step(task_id: int, act: Callable[[Session, EngineContext, str], object], *, to_work_on: bool = False) -> Any:
@@ -121,7 +123,7 @@ def _step(task_id: int, act: Callable[[Session, EngineContext, str], object], *,
     p = require_user()
     ctx = engine_context()
     with sessions()() as db, db.begin():
-        if not _holds_lane(p, tasks.get_task(db, task_id)):
+        if not _holds_lane(p, tasks.task_lane(db, task_id)):
             _visible(db, p, task_id, to_work_on=to_work_on)
         done = act(db, ctx, p.user_id)
         view = task_views(db, ctx, [done])[0] if isinstance(done, HumanTask) and done.id == task_id else None

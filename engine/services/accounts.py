@@ -15,12 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.errors import NotFoundError, ValidationError
 from engine.persistence.models import ApiToken, AuthSession, LoginAttempt, User
+from engine.persistence.prepared import Prepared
 from engine.services.audit import SYSTEM_STREAM, append_event
 
 
@@ -127,13 +128,45 @@ def start_session(
     return token
 
 
-def session_user(session: Session, token: str, now: datetime, *, idle: timedelta) -> tuple[str, bool] | None:
-    """The user of a live session and whether its ``last_seen_at`` is due a move (``touch_session``), or None
-    (unknown, revoked, past its absolute limit, or idle too long)."""
-    row = session.get(AuthSession, token_digest(token))
-    if row is None or row.revoked_at is not None or now >= row.expires_at or now >= row.last_seen_at + idle:
+@dataclass(frozen=True)
+class SessionHolder:
+    """The user of a live session as one request needs them: who, whether the session is due a touch, whether
+    they are still active, their name and global capabilities."""
+
+    user_id: str
+    touch_due: bool
+    active: bool
+    full_name: str
+    capabilities: tuple[str, ...]
+
+
+# Every request with a session cookie reads this: one prepared statement for the session and its user.
+_SESSION_HOLDER = Prepared(
+    select(
+        AuthSession.user_id,
+        AuthSession.revoked_at,
+        AuthSession.expires_at,
+        AuthSession.last_seen_at,
+        User.full_name,
+        User.active,
+        User.capabilities,
+    )
+    .join(User, User.id == AuthSession.user_id)
+    .where(AuthSession.id == bindparam("digest"))
+)
+
+
+def session_holder(session: Session, token: str, now: datetime, *, idle: timedelta) -> SessionHolder | None:
+    """The user of a live session, whether its ``last_seen_at`` is due a move (``touch_session``), and the user's
+    row, in one statement; None when the session is unknown, revoked, past its absolute limit, or idle too long."""
+    rows = _SESSION_HOLDER.all(session.connection(), {"digest": token_digest(token)})
+    if not rows:
         return None
-    return row.user_id, now - row.last_seen_at >= SESSION_TOUCH_INTERVAL
+    user_id, revoked_at, expires_at, last_seen_at, full_name, active, capabilities = rows[0]
+    if revoked_at is not None or now >= expires_at or now >= last_seen_at + idle:
+        return None
+    touch_due = now - last_seen_at >= SESSION_TOUCH_INTERVAL
+    return SessionHolder(user_id, touch_due, bool(active), full_name, tuple(str(c) for c in capabilities or ()))
 
 
 def touch_session(session: Session, token: str, now: datetime) -> None:

@@ -41,6 +41,17 @@ def get_task(session: Session, task_id: int) -> HumanTask:
     return row
 
 
+# A task's lane, read without loading its row (which would send a completion down its slower path, see
+# ``_task_with_instance``): what a caller's quick "holds the lane role" check needs.
+_TASK_LANE = Prepared(select(HumanTask.role_id, HumanTask.unit_id).where(HumanTask.id == bindparam("task_id")))
+
+
+def task_lane(session: Session, task_id: int) -> tuple[str | None, str | None] | None:
+    """(role, unit) of the task's lane, or None when there is no such task."""
+    rows = _TASK_LANE.all(session.connection(), {"task_id": task_id})
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
 def _entitled(session: Session, ctx: EngineContext, user_id: str, row: HumanTask, *, ignore_assignee: bool) -> bool:
     return may_work_on_task(
         session, user_id, row, ctx.now(), ignore_assignee=ignore_assignee

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.core.runtime import find_task
 from engine.persistence.models import Definition, HumanTask, Instance, Membership, OrgUnit, Role
+from engine.persistence.prepared import Prepared
 from engine.services.context import EngineContext
 from engine.services.instance_store import OPEN, json_safe, load_instance
 from engine.services.overdue import overdue_report
@@ -46,8 +47,40 @@ def process_names(session: Session, keys: set[str]) -> dict[str, str]:
     return names
 
 
+# One task's names in one prepared statement (every step's answer): its instance's business key and unit, its
+# unit's name, its process's name as the newest version gives it.
+_ONE_TASK_NAMES = Prepared(
+    select(
+        Instance.business_key,
+        Instance.unit_id,
+        select(OrgUnit.name).where(OrgUnit.id == bindparam("unit_id")).scalar_subquery(),
+        select(Definition.name)
+        .where(Definition.key == bindparam("key"))
+        .order_by(Definition.version.desc())
+        .limit(1)
+        .scalar_subquery(),
+    ).where(Instance.id == bindparam("instance_id"))
+)
+
+
+def _one_task_view(session: Session, ctx: EngineContext, r: HumanTask) -> TaskView:
+    params = {"instance_id": r.instance_id, "unit_id": r.unit_id, "key": r.definition_key}
+    found = _ONE_TASK_NAMES.all(session.connection(), params)
+    business_key, instance_unit, unit_name, process_name = found[0] if found else (None, None, None, None)
+    return TaskView(
+        task=r,
+        business_key=business_key,
+        instance_unit_id=instance_unit,
+        process_name=process_name or r.definition_key or "",
+        unit_name=unit_name or r.unit_id or "",
+        overdue=r.status in OPEN and r.due_at is not None and r.due_at < ctx.now(),
+    )
+
+
 def task_views(session: Session, ctx: EngineContext, rows: list[HumanTask]) -> list[TaskView]:
     """The rows with their instance's business key and unit, the process and unit names, and an overdue flag."""
+    if len(rows) == 1:
+        return [_one_task_view(session, ctx, rows[0])]
     instance_ids = {r.instance_id for r in rows}
     instances: dict[int, tuple[str | None, str | None]] = {}
     if instance_ids:
