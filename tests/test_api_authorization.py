@@ -31,6 +31,10 @@ ALLOWED = {
     "definition_reader": {"admin", "kiem.tra"},
     "national_dossier": {"admin", "kiem.tra", "an.tdkt", "chu.tich"},  # the Chairman's office, Sở Nội vụ, auditors
     "national_dossier_send": {"admin", "an.tdkt", "chu.tich"},
+    # the register of initiatives: whoever holds a role in a unit reads (their unit's); Sở Nội vụ and a unit's
+    # TĐKT officer enter
+    "initiative_reader": {"admin", "kiem.tra", "an.tdkt", "linh.tm", "duc.hm", "pho.ct", "chu.tich"},
+    "initiative_writer": {"admin", "an.tdkt", "linh.tm"},
 }
 # Of the Sở Y tế resources the calls name, who sees them (so a scoped route must not refuse them at all).
 SEES_SYT_TASK = {"admin", "linh.tm", "duc.hm"}
@@ -66,6 +70,7 @@ def _url(world: World, rule: str) -> str:
         "version": 1,
         "name": "unit_plan.bpmn",
         "attachment_id": 1,
+        "initiative_id": 1,
     }
     url = re.sub(r"<(?:[^:>]+:)?(\w+)>", lambda m: str(values[m.group(1)]), rule)
     return url + QUERY.get(rule, "")

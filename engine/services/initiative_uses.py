@@ -220,7 +220,7 @@ def check_completion(
             text = f"{name} has {initiative.reach} reach, the entry claims {claimed}"
             _problem(fields, problems, ref, text, reason="reach", reach=initiative.reach, claimed=claimed)
             continue
-        holder = _holder(session, ctx, initiative, row.instance_id, user_id)
+        holder = held_by(session, ctx, initiative, row.instance_id, user_id)
         if holder is not None:
             text = (
                 f"{name} already supports {holder.candidate_name} ({holder.award}, round #{holder.round_id}, "
@@ -237,7 +237,7 @@ def check_completion(
     _record(session, ctx, row, user_id, [(register[k], r) for k, r in taken.items()], round_id, year, context)
 
 
-def _holder(
+def held_by(
     session: Session, ctx: EngineContext, initiative: Initiative, instance_id: int, actor: str
 ) -> InitiativeUse | None:
     """The use of another proposal that holds the initiative (settled first), if any."""

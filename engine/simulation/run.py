@@ -29,7 +29,7 @@ from engine.services.directory import users_with_role
 from engine.services.instance_store import OPEN, load_instance
 from engine.services.rules import RuleSet, start_data
 from engine.services.timers import fire_due_timers
-from engine.simulation import council
+from engine.simulation import council, initiatives
 from engine.simulation.campaign import CampaignConfig, open_campaign
 from engine.simulation.council import COUNCIL_FORMS
 from engine.simulation.officers import Behaviour, fill_form
@@ -106,6 +106,7 @@ class Simulation:
                 data = {**data, "unit_kind": unit.kind if unit is not None else None}
             schema = tasks.task_form(session, self.ctx, row)
             submission = fill_form(row.form_key, schema, data, self.rng, self.behaviour)
+            initiatives.fill_references(session, self.ctx, row, schema, submission)  # from the register
             started = perf_counter()
             if row.form_key == certificates.FORM_KEY:  # the Chairman signs on the decision page
                 certificates.sign_decision(
@@ -190,6 +191,7 @@ class Simulation:
         self.clock.set(datetime.combine(start, MORNING, tzinfo=UTC))
         with self.sessions() as session, session.begin():
             open_campaign(session, self.ctx, self.campaign, self.rule_sets)
+            initiatives.seed_register(session, self.clock, self.campaign)  # what the candidates will rely on
         days = (until - start).days + 1
         sudden_days = sorted(self.rng.sample(range(20, max(21, days - 40)), min(self.sudden_nominations, days // 60)))
         for offset in range(days):
