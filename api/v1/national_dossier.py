@@ -159,13 +159,15 @@ def check_completion() -> None:
         return
     body = request.get_json(silent=True)
     data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict) or "electronic_reference" not in data:
+        return  # not the submission form (which requires it): no query on the completion's path
     task_id = (request.view_args or {}).get("task_id")
     p = require_user()
     with read_sessions()() as db:
         row = tasks.get_task(db, int(task_id or 0))
         if row.element_id == national_dossier.SUBMIT_TASK:
             check_task(db, p, row)  # nothing about the sending is told to someone who may not see the task
-            national_submission.check_receipt(db, row, data if isinstance(data, dict) else {})
+            national_submission.check_receipt(db, row, data)
 
 
 def describe_document(spec: dict[str, Any]) -> None:
