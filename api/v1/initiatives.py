@@ -7,7 +7,7 @@ those, auditors and the unit's people read their unit's.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from flask import Blueprint, jsonify, request
 from pydantic import BaseModel, Field
@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from api.authz import require_user
 from api.context import engine_context, read_sessions, sessions
 from api.initiative_access import check_enter, check_read, read_scope
-from api.v1.schemas import EventOut, Text
+from api.v1.schemas import MAX_ID, EventOut, Text
 from api.v1.serialize import event_json, iso
 from api.v1.spec import ID, Strict, api, responses
 from engine.errors import PermissionDeniedError
@@ -26,6 +26,7 @@ from engine.services.initiative_uses import outcome_of
 bp = Blueprint("initiatives", __name__)
 TAGS = ("initiatives",)
 Reach = Literal["unit", "province", "national"]
+Certificate = Annotated[int, Field(ge=1, le=MAX_ID)] | Annotated[str, Field(min_length=1, max_length=1000)] | None
 
 
 class InitiativeIn(Strict):
@@ -36,7 +37,7 @@ class InitiativeIn(Strict):
     reach: Reach
     recognised_on: date
     recognised_by: str = Field(min_length=1, max_length=300, description="the initiative council and its decision")
-    certificate: int | str | None = Field(None, description="an attachment's id, or a document reference")
+    certificate: Certificate = Field(None, description="an attachment's id, or a document reference")
 
 
 class InitiativePatch(Strict):
@@ -47,7 +48,7 @@ class InitiativePatch(Strict):
     reach: Reach | None = None
     recognised_on: date | None = None
     recognised_by: str | None = Field(None, min_length=1, max_length=300)
-    certificate: int | str | None = None
+    certificate: Certificate = None
 
 
 class InitiativeQuery(BaseModel):

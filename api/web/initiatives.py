@@ -53,7 +53,7 @@ def index() -> Any:
     _readers_only(p)
     args = {k: (request.args.get(k) or "").strip() for k in ("unit", "year", "reach", "q")}
     year = int(args["year"]) if args["year"].isdigit() and 1900 <= int(args["year"]) <= 2200 else None
-    offset = max(0, request.args.get("offset", 0, type=int) or 0)
+    offset = min(max(0, request.args.get("offset", 0, type=int) or 0), 10**9)
     reach = args["reach"] if args["reach"] in initiatives.REACHES else None
     search = initiatives.Search(read_scope(p), args["unit"] or None, year, reach, args["q"][:200] or None, PAGE, offset)
     with read_sessions()() as db:

@@ -81,7 +81,7 @@ def _certificate(session: Session, raw: object, fields: dict[str, str]) -> tuple
         return None, None
     found = raw.get("attachment_id") if isinstance(raw, dict) else raw
     if isinstance(found, int) and not isinstance(found, bool):
-        if session.get(Attachment, found) is None:
+        if not 1 <= found < 2**63 or session.get(Attachment, found) is None:
             fields["certificate"] = f"attachment {found} does not exist"
         return found, None
     if isinstance(found, str) and found.strip():
