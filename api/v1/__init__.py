@@ -133,7 +133,6 @@ def register(app: Flask, require_json: Callable[[], None]) -> None:
     parent.before_request(require_json)
     parent.before_request(authorize_route)
     parent.before_request(attachments.check_completion)  # a completion's attachments must be usable
-    parent.before_request(national_dossier.check_completion)  # a sent dossier's receipt must be the form's
     for module in MODULES:
         parent.register_blueprint(module.bp)
     app.register_blueprint(parent)

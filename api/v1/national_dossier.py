@@ -13,13 +13,13 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, Field
 
-from api.authz import Principal, check_instance, check_task, require_user
+from api.authz import Principal, check_instance, require_user
 from api.context import engine_context, read_sessions, sessions
 from api.v1.serialize import iso
 from api.v1.spec import ID, api, responses
 from engine.errors import PermissionDeniedError
 from engine.persistence.models import Instance, NationalSubmission
-from engine.services import national_dossier, national_submission, tasks
+from engine.services import national_dossier, national_submission
 
 bp = Blueprint("national_dossier", __name__)
 TAGS = ("national dossier",)
@@ -150,24 +150,6 @@ def list_submissions(instance_id: int) -> Any:
         national_for(db, p, instance_id)
         rows = [submission_json(r) for r in national_submission.submissions_of(db, instance_id)]
     return jsonify(submissions=rows, configured=national_submission.SubmissionSettings.from_env() is not None)
-
-
-def check_completion() -> None:
-    """Before ``POST /api/v1/tasks/<id>/complete`` (the ``api_v1`` parent's before-request): a submission task whose
-    dossier was sent must be completed with its receipt (``national_submission.check_receipt``; 422 otherwise)."""
-    if request.endpoint != "api_v1.tasks.complete" or request.method != "POST":
-        return
-    body = request.get_json(silent=True)
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, dict) or "electronic_reference" not in data:
-        return  # not the submission form (which requires it): no query on the completion's path
-    task_id = (request.view_args or {}).get("task_id")
-    p = require_user()
-    with read_sessions()() as db:
-        row = tasks.get_task(db, int(task_id or 0))
-        if row.element_id == national_dossier.SUBMIT_TASK:
-            check_task(db, p, row)  # nothing about the sending is told to someone who may not see the task
-            national_submission.check_receipt(db, row, data)
 
 
 def describe_document(spec: dict[str, Any]) -> None:

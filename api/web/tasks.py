@@ -164,8 +164,6 @@ def submit(task_id: int) -> Any:
             with sessions()() as db, db.begin():
                 if attachments.has_references(data):
                     attachments.check_references(db, tasks.get_task(db, task_id), p.user_id, data)
-                if view.task.element_id == "nprop_submit":  # a sent dossier's receipt must be the form's
-                    national_submission.check_receipt(db, tasks.get_task(db, task_id), data)
                 complete_and_notify(db, engine_context(), task_id, p.user_id, data)
         except ValidationError as err:
             problems = problem_messages(schema, err.details) or {"(form)": err.message}

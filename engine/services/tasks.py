@@ -314,6 +314,10 @@ def _complete(
         )
     if by_person:  # every path (API, web, CLI, a service): attachments referred to must be this instance's own
         attachments.check_references(session, row, user_id, data)
+        if row.element_id == "nprop_submit":  # a sent dossier's receipt must be the form's (every path)
+            from engine.services.national_submission import check_receipt  # it reaches this module
+
+            check_receipt(session, row, data)
     if row.assignee is not None:
         if row.assignee != user_id and (
             row.assignee not in acting_for(session, user_id, ctx.now())
