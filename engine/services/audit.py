@@ -119,10 +119,10 @@ def append_events(
     try:
         if not old_seq:
             _NEW_HEAD.run(conn, {"stream": stream, "seq": new_seq, "hash": new_hash})
-        elif (
-            _MOVE_HEAD.run(conn, {"b_stream": stream, "b_old_seq": old_seq, "b_seq": new_seq, "b_hash": new_hash}) != 1
-        ):
-            raise ConflictError(f"audit stream {stream} was appended to concurrently; retry")
+        else:  # in a batch (prepared.batched) its row count is checked when the batch ends: no wait for it here
+            moved = {"b_stream": stream, "b_old_seq": old_seq, "b_seq": new_seq, "b_hash": new_hash}
+            concurrent = ConflictError(f"audit stream {stream} was appended to concurrently; retry")
+            _MOVE_HEAD.run(conn, moved, expect=1, error=concurrent)
         _INSERT_EVENTS.many(conn, rows)
     except IntegrityError:
         # the stream's first events, or events at the same seq, written by someone else
