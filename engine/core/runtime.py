@@ -7,7 +7,9 @@ and cached, so restoring an instance never rebuilds it.
 from __future__ import annotations
 
 import json
+import threading
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -110,6 +112,51 @@ class StateCodec:
         self._workflow_converter.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = reg.restore(dct.get("bpmn_events", []))
         return workflow
+
+
+class WorkflowCache:
+    """Workflows this process saved, by instance, to skip SpiffWorkflow's restore on the instance's next step.
+
+    An entry is used only when the instance's row holds, byte for byte, the state the workflow was saved as and
+    the same definition: then restoring it would rebuild this very workflow. Whatever happened in between — the
+    step rolled back, another process moved the instance on, the instance was migrated — shows in the row, and
+    the entry is not used. ``take`` removes the entry (the caller owns the object from then on, may change it and
+    may fail); only a save (``keep``, right after the state was dumped) puts it back. Bounded in entries and in
+    the size of the states it keeps; ``size=0`` keeps nothing.
+    """
+
+    def __init__(self, size: int = 128, max_state_bytes: int = 64 * 1024) -> None:
+        self.size = size
+        self.max_state_bytes = max_state_bytes
+        self._entries: OrderedDict[int, tuple[int, bytes, BpmnWorkflow]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def take(self, instance_id: int, definition_id: int, state: bytes) -> BpmnWorkflow | None:
+        with self._lock:
+            entry = self._entries.pop(instance_id, None)
+        if entry is not None and entry[0] == definition_id and entry[1] == state:
+            self.hits += 1
+            return entry[2]
+        self.misses += 1
+        return None
+
+    def keep(self, instance_id: int, definition_id: int, state: bytes, workflow: BpmnWorkflow) -> None:
+        if self.size <= 0 or len(state) > self.max_state_bytes:
+            return
+        with self._lock:
+            self._entries[instance_id] = (definition_id, state, workflow)
+            self._entries.move_to_end(instance_id)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def drop(self, instance_id: int) -> None:
+        with self._lock:
+            self._entries.pop(instance_id, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def _failure_from(task: Task | None, exc: BaseException) -> StepFailure:

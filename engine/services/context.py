@@ -14,7 +14,7 @@ from engine.core.business_calendar import BusinessCalendar, expression_functions
 from engine.core.connectors import ConnectorRegistry
 from engine.core.expressions import DEFAULT_FUNCTIONS, SafeScriptEngine
 from engine.core.forms import SubmissionLimits
-from engine.core.runtime import StateCodec, WorkflowRunner
+from engine.core.runtime import StateCodec, WorkflowCache, WorkflowRunner
 from engine.core.serialization import make_serializer
 from engine.services.calendar import load_calendar, shipped_calendar
 
@@ -31,6 +31,8 @@ class EngineContext:
     calendar: BusinessCalendar = field(default_factory=shipped_calendar)
     # How large a person's submission may be (TDKT_MAX_SUBMISSION_BYTES, TDKT_MAX_FIELD_CHARS when it is built).
     limits: SubmissionLimits = field(default_factory=SubmissionLimits.from_env)
+    # Workflows saved by this process, reused on the instance's next step when its row is unchanged since.
+    workflows: WorkflowCache = field(default_factory=WorkflowCache)
 
     def now(self) -> datetime:
         return self.clock.now()

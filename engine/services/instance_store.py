@@ -155,7 +155,9 @@ def load_instance(
     if row is None:
         raise NotFoundError(f"instance {instance_id} not found")
     definition = load_definition(session, row.definition_id)
-    workflow = ctx.codec.load(row.state, definition.spec, definition.subprocess_specs, ctx.script_engine)
+    workflow = ctx.workflows.take(row.id, row.definition_id, row.state)
+    if workflow is None:
+        workflow = ctx.codec.load(row.state, definition.spec, definition.subprocess_specs, ctx.script_engine)
     if open_tasks is None:
         open_tasks = list(
             session.scalars(select(HumanTask).where(HumanTask.instance_id == row.id, HumanTask.status.in_(OPEN)))
@@ -238,6 +240,8 @@ def save_step(
         written = append_events(session, ctx.clock, stream, events, head=loaded.audit_head)
     if written:
         loaded.audit_head = (written[-1]["seq"], written[-1]["hash"])
+    if new_status in ("running", "incident"):  # its next step may start from this very workflow
+        ctx.workflows.keep(row.id, row.definition_id, values["state"], workflow)
     _sync_waits(session, loaded, new_status)
     _sync_timers(session, loaded, new_status)
     if deadlines:
