@@ -288,3 +288,47 @@ def test_the_register_pages_list_enter_and_open(world: World, sessions):
     assert "initiative-new" not in text(auditor.get("/initiatives"))
     assert auditor.get("/initiatives/new").status_code == 403
     assert world.client("hoa.nt").get("/initiatives/1").status_code == 403
+
+
+def test_the_sudden_proposal_is_checked_too(rounds: World, sessions, clock):
+    iid = start(sessions, rounds.ctx, "nomination", unit="SYT", nomination_units=["SYT"], sudden=True)
+    propose = one_task(sessions, iid, "nom_sudden_propose")
+    hero = {"name": "Cao Văn Tâm", "kind": "individual", "award": "bang_khen_chu_tich", "initiative_ref": "9/QĐ"}
+    data = {"achievement_date": "2024-03-18", "achievement": "Cứu người trong lũ", "unit_candidates": [hero]}
+    answer = rounds.client("linh.tm").post(f"/api/v1/tasks/{propose.id}/complete", json={"data": data})
+    assert answer.status_code == 422
+    assert list(answer.get_json()["error"]["details"]["fields"]) == ["unit_candidates/0/initiative_ref"]
+
+
+def test_simulated_councils_name_free_registered_initiatives(rounds: World, sessions, clock):
+    """The simulated officers (engine/simulation) rely on initiatives in the register, a free one each time, so the
+    simulated year passes the check; the same entries naming the earlier round's initiatives are refused."""
+    import random
+
+    from engine.simulation import initiatives as simulated
+    from engine.simulation.campaign import CampaignConfig
+    from engine.simulation.officers import Behaviour, fill_form
+
+    campaign = CampaignConfig(
+        2024, "CT", "05/CT-UBND", clock.now().date(), "chu.tich", "TINH", "SNV", "HDTDKT", ["SYT"]
+    )
+    with sessions() as s, s.begin():
+        assert simulated.seed_register(s, clock, campaign) == len(simulated.SEEDED_REACHES)
+    rng, behaviour, submitted = random.Random(3), Behaviour(ineligible=0.0), []
+    for year in (2024, 2025):
+        _, task = _council(sessions, rounds.ctx, [], year=year)
+        with sessions() as s, s.begin():
+            row = s.get(HumanTask, task.id)
+            schema = tasks.task_form(s, rounds.ctx, row)
+            submission = fill_form(row.form_key, schema, {"campaign_year": year, "unit_id": "SYT"}, rng, behaviour)
+            simulated.fill_references(s, rounds.ctx, row, schema, submission)
+            tasks.complete(s, rounds.ctx, task.id, "nga.vt", submission)
+        submitted.append((task.id, submission))
+    first = {c["initiative_ref"] for c in submitted[0][1]["unit_candidates"]}
+    second = {c["initiative_ref"] for c in submitted[1][1]["unit_candidates"]}
+    assert first and second and not first & second  # each relies on initiatives of its own
+    assert {u.outcome for u in _uses(sessions)} == {"pending"} and len(_uses(sessions)) == len(first | second)
+    _, task = _council(sessions, rounds.ctx, [], year=2026)
+    again = {**submitted[0][1], "meeting_date": "2024-03-19"}
+    answer = rounds.client("nga.vt").post(f"/api/v1/tasks/{task.id}/complete", json={"data": again})
+    assert answer.status_code == 422 and "already supports" in answer.get_json()["error"]["message"]
