@@ -5,6 +5,7 @@ drive (``x-tdkt-initiative`` on ``initiative_ref``), through the real nomination
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 from sqlalchemy import select
@@ -14,6 +15,9 @@ from engine.services import initiatives, tasks
 from engine.services.audit import verify
 from engine.services.definitions import deploy
 from engine.services.initiative_uses import outcome_of
+from engine.simulation import initiatives as simulated
+from engine.simulation.campaign import CampaignConfig
+from engine.simulation.officers import Behaviour, fill_form
 from tests.api_support import World
 from tests.api_support import world as world  # noqa: F401 - fixture
 from tests.test_lifecycle_helpers import complete, model_files, one_task, start, status_of
@@ -303,12 +307,6 @@ def test_the_sudden_proposal_is_checked_too(rounds: World, sessions, clock):
 def test_simulated_councils_name_free_registered_initiatives(rounds: World, sessions, clock):
     """The simulated officers (engine/simulation) rely on initiatives in the register, a free one each time, so the
     simulated year passes the check; the same entries naming the earlier round's initiatives are refused."""
-    import random
-
-    from engine.simulation import initiatives as simulated
-    from engine.simulation.campaign import CampaignConfig
-    from engine.simulation.officers import Behaviour, fill_form
-
     campaign = CampaignConfig(
         2024, "CT", "05/CT-UBND", clock.now().date(), "chu.tich", "TINH", "SNV", "HDTDKT", ["SYT"]
     )
