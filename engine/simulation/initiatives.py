@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
-from engine.persistence.models import HumanTask, Initiative
+from engine.persistence.models import HumanTask, Initiative, OrgUnit
 from engine.services import initiatives
 from engine.services.context import EngineContext
 from engine.services.initiative_uses import CLAIMS, held_by, marked_paths, normalise
@@ -30,15 +30,16 @@ TITLES = ("Cải tiến quy trình tiếp nhận hồ sơ", "Số hóa sổ theo
           "Ứng dụng nhắc việc theo hạn", "Chuẩn hóa biểu mẫu báo cáo")  # fmt: skip
 
 
-def _values(unit: str, reach: str, number: int, year: int, day: date) -> dict[str, Any]:
+def _values(session: Session, unit: str, reach: str, number: int, year: int, day: date) -> dict[str, Any]:
+    name = session.scalar(select(OrgUnit.name).where(OrgUnit.id == unit)) or unit
     return {
         "reference": f"{number:02d}/QĐ-HĐSK.{unit}.{year}",
-        "title": f"{TITLES[number % len(TITLES)]} ({unit})",
+        "title": f"{TITLES[number % len(TITLES)]} ({name})",
         "authors": "Tổ sáng kiến của đơn vị",
         "unit_id": unit,
         "reach": reach,
         "recognised_on": day,
-        "recognised_by": f"Hội đồng sáng kiến {unit}, Quyết định {number:02d}/QĐ-HĐSK",
+        "recognised_by": f"Hội đồng sáng kiến của {name}, Quyết định {number:02d}/QĐ-HĐSK",
     }
 
 
@@ -57,7 +58,7 @@ def seed_register(session: Session, clock: Clock, campaign: CampaignConfig) -> i
         if _next_number(session, unit, year) > 1:  # seeded already (a second run on the same database)
             continue
         for n, reach in enumerate(SEEDED_REACHES, start=1):
-            initiatives.register(session, clock, ACTOR, _values(unit, reach, n, year, day))
+            initiatives.register(session, clock, ACTOR, _values(session, unit, reach, n, year, day))
             made += 1
     return made
 
@@ -76,7 +77,7 @@ def _free(session: Session, ctx: EngineContext, row: HumanTask, unit: str, neede
             return initiative
     year = today.year
     return initiatives.register(
-        session, ctx.clock, ACTOR, _values(unit, needed, _next_number(session, unit, year), year, today)
+        session, ctx.clock, ACTOR, _values(session, unit, needed, _next_number(session, unit, year), year, today)
     )
 
 
