@@ -606,7 +606,8 @@ class Initiative(Base):
 class InitiativeUse(Base):
     """An initiative relied on by one entry of a proposal. A ``pending`` or ``granted`` use holds the initiative
     (one initiative supports one award); a ``released`` one (the candidate was not awarded) frees it. At most one
-    holding use per initiative: a partial unique index, so two rounds completing at once cannot both take it."""
+    holding use per initiative: a partial unique index, so two rounds completing at once cannot both take it.
+    ``outcome`` is written when a check finds the rounds have decided; ``initiative_uses.outcome_of`` reads it now."""
 
     __tablename__ = "initiative_use"
     __table_args__ = (
