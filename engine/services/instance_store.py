@@ -6,25 +6,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import String, bindparam, cast, delete, insert, literal, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from engine.core.calls import thrown_events
 from engine.core.runtime import SERIALIZER_VERSION, StepFailure, human_tasks, timer_due_dates, waiting_events
 from engine.errors import ConflictError, NotFoundError
-from engine.persistence.models import EventSubscription, HumanTask, Instance, TaskCandidate, Timer
-from engine.persistence.prepared import Prepared, batched
+from engine.persistence.models import AuditHead, EventSubscription, HumanTask, Instance, TaskCandidate, Timer
+from engine.persistence.prepared import Prepared, batched, detached
 from engine.services.assignment import Assignment, resolve_assignment
 from engine.services.audit import append_events
 from engine.services.context import EngineContext
 from engine.services.definitions import LoadedDefinition, load_definition
 
+T = TypeVar("T")
 OPEN = ("open", "claimed")
 # ``session.info[OPENED_TASKS]``: lists that want the rows of the tasks steps open in this session (the values
 # inserted, with ``id`` when it was read back), e.g. to tell their people (``notifications.telling_next_steps``).
@@ -52,6 +54,24 @@ _UPDATE_INSTANCE = Prepared(
         status=bindparam("status"),
         ended_at=bindparam("ended_at"),
         incident=bindparam("incident"),
+    )
+)
+# A step that changed the instance's BPMN timers (one fired, a new wait began) replaces its pending ones.
+_CANCEL_BPMN_TIMERS = Prepared(
+    update(_timers)
+    .where(
+        _timers.c.instance_id == bindparam("b_instance_id"),
+        _timers.c.kind == "bpmn_timer",
+        _timers.c.status == "pending",
+    )
+    .values(status="cancelled")
+)
+_INSERT_BPMN_TIMER = Prepared(
+    insert(_timers).values(
+        {
+            name: bindparam(name)
+            for name in ("instance_id", "kind", "task_guid", "element_id", "due_at", "status", "payload")
+        }
     )
 )
 _CLOSE_TASK = Prepared(
@@ -168,6 +188,55 @@ def load_instance(
     return loaded
 
 
+_INSTANCE_NAMES = tuple(c.key for c in _instances.columns)
+_TASK_NAMES = tuple(c.key for c in _human_tasks.columns)
+_heads = AuditHead.metadata.tables["audit_head"]
+# On PostgreSQL the row is locked first, as a person's step does (tasks._LOCK_INSTANCE_OF_TASK): a second step on
+# the same instance waits, then reads the new state.
+_LOCK_INSTANCE = Prepared(select(_instances.c.id).where(_instances.c.id == bindparam("b_id")).with_for_update())
+_INSTANCE_WITH_HEAD = Prepared(
+    select(*_instances.columns, _heads.c.seq, _heads.c.hash)
+    .outerjoin(_heads, _heads.c.stream == literal("instance:") + cast(_instances.c.id, String))
+    .where(_instances.c.id == bindparam("b_id"))
+)
+_OPEN_TASKS_OF = Prepared(
+    select(*_human_tasks.columns).where(_human_tasks.c.instance_id == bindparam("b_id"), _IS_OPEN)
+)
+
+
+def as_loaded(session: Session, cls: type[T], values: dict[str, Any]) -> T:
+    """The row as a detached object or, when the caller's session holds it already, that very object with the
+    values just read (so the caller sees what the step writes on it)."""
+    held = session.identity_map.get(identity_key(cls, values["id"])) if len(session.identity_map) else None
+    if held is None:
+        return detached(cls, values)
+    for key, value in values.items():
+        set_committed_value(held, key, value)
+    found: T = held
+    return found
+
+
+def load_instance_for_step(session: Session, ctx: EngineContext, instance_id: int) -> LoadedInstance:
+    """``load_instance`` for a step the engine takes by itself (a timer): the row, its audit head and its open
+    tasks in prepared statements (one round trip on PostgreSQL, the lock first) instead of the ORM's reads."""
+    if session.new or session.dirty or session.deleted:  # what an ORM query would flush before reading
+        session.flush()
+    conn = session.connection()
+    with batched(conn):
+        if conn.dialect.name == "postgresql":
+            _LOCK_INSTANCE.run(conn, {"b_id": instance_id}, count=False)
+        found = _INSTANCE_WITH_HEAD.all(conn, {"b_id": instance_id})
+        tasks = _OPEN_TASKS_OF.all(conn, {"b_id": instance_id})
+    if not found:
+        raise NotFoundError(f"instance {instance_id} not found")
+    cut = len(_INSTANCE_NAMES)
+    row = as_loaded(session, Instance, dict(zip(_INSTANCE_NAMES, found[0][:cut], strict=True)))
+    open_tasks = [as_loaded(session, HumanTask, dict(zip(_TASK_NAMES, t, strict=True))) for t in tasks]
+    loaded = load_instance(session, ctx, instance_id, row=row, open_tasks=open_tasks)
+    loaded.audit_head = (found[0][cut], found[0][cut + 1]) if found[0][cut] is not None else (0, "")
+    return loaded
+
+
 def save_step(
     session: Session,
     ctx: EngineContext,
@@ -202,8 +271,9 @@ def save_step(
     elif new_status == "incident":
         new_status = "running"
 
+    state = ctx.codec.dump(workflow)
     values = {
-        "state": ctx.codec.dump(workflow),
+        "state": state,
         "version": row.version + 1,
         "status": new_status,
         "ended_at": ended_at,
@@ -241,7 +311,7 @@ def save_step(
     if written:
         loaded.audit_head = (written[-1]["seq"], written[-1]["hash"])
     if new_status in ("running", "incident"):  # its next step may start from this very workflow
-        ctx.workflows.keep(row.id, row.definition_id, values["state"], workflow)
+        ctx.workflows.keep(row.id, row.definition_id, state, workflow)
     _sync_waits(session, loaded, new_status)
     _sync_timers(session, loaded, new_status)
     if deadlines:
@@ -377,12 +447,8 @@ def _sync_timers(session: Session, loaded: LoadedInstance, status: str) -> None:
     if timers == loaded.timers_before:
         return
     iid = loaded.row.id
-    session.execute(
-        update(Timer)
-        .where(Timer.instance_id == iid, Timer.kind == "bpmn_timer", Timer.status == "pending")
-        .values(status="cancelled")
-        .execution_options(synchronize_session=False)
-    )
+    conn = session.connection()
+    _CANCEL_BPMN_TIMERS.run(conn, {"b_instance_id": iid}, count=False)
     rows = []
     for guid, due in timers.items():
         task = loaded.workflow.get_task_from_id(UUID(guid))
@@ -397,5 +463,4 @@ def _sync_timers(session: Session, loaded: LoadedInstance, status: str) -> None:
                 "payload": {},
             }
         )
-    if rows:
-        session.execute(insert(Timer), rows)
+    _INSERT_BPMN_TIMER.many(conn, rows)

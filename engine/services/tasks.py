@@ -15,21 +15,19 @@ from typing import Any, TypeVar
 
 from sqlalchemy import String, bindparam, cast, literal, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
 from engine.core.forms import check_person_submission, check_size, form_fields, validate_submission
 from engine.core.runtime import find_task
 from engine.errors import ConflictError, NotFoundError, PermissionDeniedError
 from engine.persistence.models import AuditHead, HumanTask, Instance, Membership, TaskCandidate, User
-from engine.persistence.prepared import Prepared, batched, detached
+from engine.persistence.prepared import Prepared, batched
 from engine.services import attachments, initiative_uses
 from engine.services.audit import append_events
 from engine.services.context import EngineContext
 from engine.services.definitions import load_definition
 from engine.services.directory import acting_for, may_work_on_task, roles_of, user_capabilities
 from engine.services.inbox import inbox as inbox  # re-exported: callers use tasks.inbox(...)
-from engine.services.instance_store import OPEN, LoadedInstance, json_safe, load_instance, save_step
+from engine.services.instance_store import OPEN, LoadedInstance, as_loaded, json_safe, load_instance, save_step
 
 T = TypeVar("T")
 
@@ -231,26 +229,14 @@ def _task_with_instance(
     cut, end = len(_TASK_NAMES), len(_TASK_NAMES) + len(_INSTANCE_NAMES)
     if not found:
         raise ConflictError(f"task {task_id} is already {get_task(session, task_id).status}")
-    instance = _as_loaded(session, Instance, dict(zip(_INSTANCE_NAMES, found[0][cut:end], strict=True)))
+    instance = as_loaded(session, Instance, dict(zip(_INSTANCE_NAMES, found[0][cut:end], strict=True)))
     head = (found[0][end], found[0][end + 1]) if found[0][end] is not None else (0, "")
     own = bool(found[0][end + 2])
-    open_rows = [_as_loaded(session, HumanTask, dict(zip(_TASK_NAMES, r[:cut], strict=True))) for r in found]
+    open_rows = [as_loaded(session, HumanTask, dict(zip(_TASK_NAMES, r[:cut], strict=True))) for r in found]
     row = next((r for r in open_rows if r.id == task_id), None)
     if row is None:
         raise ConflictError(f"task {task_id} is already {get_task(session, task_id).status}")
     return row, instance, open_rows, head, own
-
-
-def _as_loaded(session: Session, cls: type[T], values: dict[str, Any]) -> T:
-    """The row as a detached object or, when the caller's session holds it already, that very object with the
-    values just read (so the caller sees what the step writes on it)."""
-    held = session.identity_map.get(identity_key(cls, values["id"])) if len(session.identity_map) else None
-    if held is None:
-        return detached(cls, values)
-    for key, value in values.items():
-        set_committed_value(held, key, value)
-    found: T = held
-    return found
 
 
 # Tasks whose data must not come from a form submission: a council ballot's choices must never enter task data,

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.core.runtime import timer_due_dates
 from engine.errors import ConflictError, EngineError
 from engine.persistence.models import Instance, Timer
+from engine.persistence.prepared import Prepared, detached
 from engine.services.context import EngineContext
-from engine.services.instance_store import LoadedInstance, load_instance, save_step
+from engine.services.instance_store import LoadedInstance, load_instance_for_step, save_step
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,9 @@ LEASE = timedelta(seconds=30)
 _timers = Timer.metadata.tables["timer"]
 _instances = Instance.metadata.tables["instance"]
 
-_MARK_FIRED = (
+_TIMER_NAMES = tuple(c.key for c in _timers.columns)
+# Marks the timer fired and reads it back in one prepared statement (the row as it is now).
+_MARK_FIRED = Prepared(
     update(_timers)
     .where(
         _timers.c.id == bindparam("b_id"),
@@ -35,6 +38,7 @@ _MARK_FIRED = (
         _timers.c.lease_owner == bindparam("b_owner"),
     )
     .values(status="fired", fired_at=bindparam("fired_at"))
+    .returning(*_timers.columns)
 )
 
 
@@ -73,12 +77,10 @@ def claim_due_timers(session: Session, ctx: EngineContext, owner: str, limit: in
 
 def fire_timer(session: Session, ctx: EngineContext, timer_id: int, owner: str) -> bool:
     """Fire one leased timer in the caller's transaction. False when it was already fired or taken over."""
-    marked = session.connection().execute(_MARK_FIRED, {"b_id": timer_id, "b_owner": owner, "fired_at": ctx.now()})
-    if marked.rowcount != 1:
+    marked = _MARK_FIRED.all(session.connection(), {"b_id": timer_id, "b_owner": owner, "fired_at": ctx.now()})
+    if not marked:
         return False
-    timer = session.get(Timer, timer_id)
-    if timer is None:  # pragma: no cover - the row was just updated
-        return False
+    timer = detached(Timer, dict(zip(_TIMER_NAMES, marked[0], strict=True)))  # read only: nothing writes it back
     if timer.kind == "bpmn_timer":
         _fire_bpmn_timer(session, ctx, timer)
     else:
@@ -93,7 +95,7 @@ def _fire_bpmn_timer(session: Session, ctx: EngineContext, timer: Timer) -> None
         return
     from engine.services.notifications import telling_next_steps  # notifications reach tasks
 
-    loaded = load_instance(session, ctx, timer.instance_id)
+    loaded = load_instance_for_step(session, ctx, timer.instance_id)
     if loaded.row.status != "running":
         return
     # a task the timer opens (a periodic report falling due, the step after a disclosure period) is announced
