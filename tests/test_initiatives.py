@@ -81,19 +81,30 @@ def _submit(world: World, task_id: int, candidates):
 
 def test_the_register_api_enters_reads_edits_and_refuses(world: World, sessions):
     officer = world.client("linh.tm")  # Sở Y tế's TĐKT officer
-    made = officer.post("/api/v1/initiatives", json=SK)
+    snv = world.client("an.tdkt")
+    # a unit enters what its own initiative council recognised (unit reach), never a higher reach
+    higher = officer.post("/api/v1/initiatives", json=SK)
+    assert higher.status_code == 403 and "province reach" in higher.get_json()["error"]["message"]
+    own = officer.post(
+        "/api/v1/initiatives", json={**SK, "reference": "7/QĐ-HĐSKCS", "reach": "unit", "title": "Sổ theo dõi"}
+    )
+    assert own.status_code == 201, own.get_json()
+    raised = officer.patch(f"/api/v1/initiatives/{own.get_json()['id']}", json={"reach": "province"})
+    assert raised.status_code == 403
+    made = snv.post("/api/v1/initiatives", json=SK)  # the provincial council's recognition: Sở Nội vụ enters it
     assert made.status_code == 201, made.get_json()
+    assert officer.patch(f"/api/v1/initiatives/{made.get_json()['id']}", json={"title": "x"}).status_code == 403
     body = made.get_json()
     assert (body["reference"], body["unit_name"], body["reach"]) == ("15/QĐ-HĐSK", "Sở Y tế", "province")
     assert [e["action"] for e in body["trail"]] == ["initiative.registered"]
-    again = officer.post("/api/v1/initiatives", json={**SK, "reference": "  15/qđ-hđsk ", "title": "Khác"})
+    again = snv.post("/api/v1/initiatives", json={**SK, "reference": "  15/qđ-hđsk ", "title": "Khác"})
     assert again.status_code == 409 and "reference" in again.get_json()["error"]["details"]["fields"]
-    missing = officer.post("/api/v1/initiatives", json={k: v for k, v in SK.items() if k != "title"})
+    missing = snv.post("/api/v1/initiatives", json={k: v for k, v in SK.items() if k != "title"})
     assert missing.status_code == 422 and "title" in missing.get_json()["error"]["details"]["fields"]
-    future = officer.post("/api/v1/initiatives", json={**SK, "reference": "99/QĐ", "recognised_on": "2030-01-01"})
+    future = snv.post("/api/v1/initiatives", json={**SK, "reference": "99/QĐ", "recognised_on": "2030-01-01"})
     assert future.status_code == 422 and "recognised_on" in future.get_json()["error"]["details"]["fields"]
 
-    edited = officer.patch(f"/api/v1/initiatives/{body['id']}", json={"reach": "national"})
+    edited = snv.patch(f"/api/v1/initiatives/{body['id']}", json={"reach": "national"})
     assert edited.status_code == 200 and edited.get_json()["reach"] == "national"
     trail = edited.get_json()["trail"]
     assert trail[-1]["action"] == "initiative.edited" and trail[-1]["data"]["changed"] == {
@@ -106,14 +117,14 @@ def test_the_register_api_enters_reads_edits_and_refuses(world: World, sessions)
     assert other.get(f"/api/v1/initiatives/{body['id']}").status_code == 403
     assert other.patch(f"/api/v1/initiatives/{body['id']}", json={"title": "x"}).status_code == 403
     assert other.get("/api/v1/initiatives").get_json()["total"] == 0
-    assert other.post("/api/v1/initiatives", json={**SK, "reference": "2/QĐ", "unit_id": "SGDDT"}).status_code == 201
+    mine = {**SK, "reference": "2/QĐ", "unit_id": "SGDDT", "reach": "unit"}
+    assert other.post("/api/v1/initiatives", json=mine).status_code == 201
     # an auditor reads everything and writes nothing; Sở Nội vụ enters for any unit
     auditor = world.client("kiem.tra")
     assert auditor.get(f"/api/v1/initiatives/{body['id']}").status_code == 200
-    assert auditor.get("/api/v1/initiatives").get_json()["total"] == 2
+    assert auditor.get("/api/v1/initiatives").get_json()["total"] == 3
     assert auditor.post("/api/v1/initiatives", json={**SK, "reference": "3/QĐ"}).status_code == 403
     assert auditor.patch(f"/api/v1/initiatives/{body['id']}", json={"title": "x"}).status_code == 403
-    snv = world.client("an.tdkt")
     assert snv.post("/api/v1/initiatives", json={**SK, "reference": "4/QĐ", "unit_id": "STC"}).status_code == 201
     # the unit's other people read their own unit's register; searching by text, unit, year and reach
     head = world.client("duc.hm")
@@ -122,6 +133,7 @@ def test_the_register_api_enters_reads_edits_and_refuses(world: World, sessions)
     assert snv.get("/api/v1/initiatives?unit=STC").get_json()["total"] == 1
     assert snv.get("/api/v1/initiatives?year=2023").get_json()["total"] == 0
     assert snv.get("/api/v1/initiatives?reach=national").get_json()["total"] == 1
+    assert snv.get("/api/v1/initiatives?reach=unit").get_json()["total"] == 2
     assert snv.get("/api/v1/initiatives?reach=galactic").status_code == 422
     assert world.client().get("/api/v1/initiatives").status_code == 401
     with sessions() as s:
@@ -274,7 +286,10 @@ def test_the_register_pages_list_enter_and_open(world: World, sessions):
     assert "Sổ sáng kiến" in text(inbox)  # the menu entry
     form = officer.get("/initiatives/new")
     assert form.status_code == 200
-    posted = {**SK, "csrf_token": token(form.data)}
+    assert 'value="province"' not in form.get_data(as_text=True)  # a unit enters its own council's only
+    higher = officer.post("/initiatives", data={**SK, "csrf_token": token(form.data)})
+    assert higher.status_code == 403
+    posted = {**SK, "reach": "unit", "csrf_token": token(form.data)}
     made = officer.post("/initiatives", data=posted, follow_redirects=True)
     assert made.status_code == 200 and "Đã lưu sáng kiến" in text(made) and "15/QĐ-HĐSK" in text(made)
     twice = officer.post("/initiatives", data={**posted, "reference": "15/qđ-hđsk"})
@@ -284,7 +299,7 @@ def test_the_register_pages_list_enter_and_open(world: World, sessions):
     listed = officer.get("/initiatives?q=tiêm")
     assert "Phần mềm nhắc lịch tiêm chủng" in text(listed)
     edit = officer.get("/initiatives/1/edit")
-    renamed = {**SK, "title": "Nhắc lịch tiêm chủng", "csrf_token": token(edit.data)}
+    renamed = {**SK, "reach": "unit", "title": "Nhắc lịch tiêm chủng", "csrf_token": token(edit.data)}
     changed = officer.post("/initiatives/1/edit", data=renamed, follow_redirects=True)
     assert changed.status_code == 200 and "Sửa thông tin" in text(changed)
     auditor = world.client("kiem.tra")

@@ -168,7 +168,7 @@ def create() -> Any:
     """Enter a recognised initiative (409 naming ``reference`` when that decision number is registered)."""
     p = require_user()
     data: InitiativeIn = request.context.json  # type: ignore[attr-defined]
-    check_enter(p, data.unit_id)
+    check_enter(p, data.unit_id, data.reach)
     ctx = engine_context()
     with sessions()() as db, db.begin():
         row = initiatives.register(db, ctx.clock, p.user_id, data.model_dump(exclude_none=True))
@@ -198,12 +198,12 @@ def update(initiative_id: int) -> Any:
     with sessions()() as db, db.begin():
         row = initiatives.get(db, initiative_id)
         try:
-            check_enter(p, row.unit_id)
+            check_enter(p, row.unit_id, row.reach)
         except PermissionDeniedError:
             check_read(p, row)  # one who may not even read it learns nothing more (403 either way)
             raise
-        if changes.get("unit_id") is not None:
-            check_enter(p, changes["unit_id"])
+        if changes.get("unit_id") is not None or changes.get("reach") is not None:
+            check_enter(p, changes.get("unit_id") or row.unit_id, changes.get("reach") or row.reach)
         initiatives.edit(db, ctx.clock, p.user_id, initiative_id, changes)
         answer = detail_json(db, initiatives.open_initiative(db, initiative_id))
     return jsonify(answer)

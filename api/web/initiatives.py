@@ -12,7 +12,15 @@ from sqlalchemy import select
 from api.authz import Principal, require_user
 from api.context import engine_context, read_sessions, sessions
 from api.i18n import t
-from api.initiative_access import check_enter, check_read, entry_units, may_enter, may_enter_any, read_scope
+from api.initiative_access import (
+    check_enter,
+    check_read,
+    enters_every_unit,
+    entry_units,
+    may_enter,
+    may_enter_any,
+    read_scope,
+)
 from engine.errors import ConflictError, PermissionDeniedError, ValidationError
 from engine.persistence.models import OrgUnit
 from engine.services import initiatives
@@ -77,7 +85,7 @@ def _form(p: Principal, values: dict[str, Any], errors: dict[str, str], status: 
             values=values,
             errors=errors,
             units=units,
-            reaches=initiatives.REACHES,
+            reaches=initiatives.REACHES if enters_every_unit(p) else ("unit",),  # higher reach: Sở Nội vụ's
             initiative_id=initiative_id,
         ),  # fmt: skip
         status,
@@ -120,7 +128,7 @@ def create() -> Any:
     if not may_enter_any(p):
         raise PermissionDeniedError(f"user {p.user_id} may not enter initiatives")
     if values["unit_id"]:
-        check_enter(p, values["unit_id"])
+        check_enter(p, values["unit_id"], values.get("reach") or "unit")
     try:
         with sessions()() as db, db.begin():
             row = initiatives.register(db, engine_context().clock, p.user_id, _given(values))
@@ -151,7 +159,7 @@ def show(initiative_id: int) -> Any:
             db.expunge(obj)
     return render_template(
         "initiative.html", record=record, outcomes=outcomes, awards=awards(),
-        may_edit=may_enter(p, record.initiative.unit_id),
+        may_edit=may_enter(p, record.initiative.unit_id, record.initiative.reach),
     )  # fmt: skip
 
 
@@ -161,7 +169,7 @@ def edit(initiative_id: int) -> Any:
     with read_sessions()() as db:
         row = initiatives.get(db, initiative_id)
         check_read(p, row)
-        check_enter(p, row.unit_id)
+        check_enter(p, row.unit_id, row.reach)
         values = {k: getattr(row, k) for k in FIELDS if k != "certificate"}
         values["recognised_on"] = row.recognised_on.isoformat()
         values["certificate"] = row.certificate_ref or (row.certificate_attachment_id or "")
@@ -176,9 +184,9 @@ def update(initiative_id: int) -> Any:
         with sessions()() as db, db.begin():
             row = initiatives.get(db, initiative_id)
             check_read(p, row)
-            check_enter(p, row.unit_id)
-            if values["unit_id"]:
-                check_enter(p, values["unit_id"])
+            check_enter(p, row.unit_id, row.reach)
+            if values["unit_id"] or values.get("reach"):
+                check_enter(p, values["unit_id"] or row.unit_id, values.get("reach") or row.reach)
             initiatives.edit(db, engine_context().clock, p.user_id, initiative_id, _given(values))
     except (ValidationError, ConflictError) as err:
         flash(t("form_has_errors"), "error")
