@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -45,6 +46,8 @@ HEADLINE = (
     "province_year_s",
 )
 WARM_UP = 3
+# Rounds of floor and engine measurements, interleaved (see _service).
+ROUNDS = 5
 PARTS = ("service", "http", "scale", "timers", "soak", "province")  # service = floor + engine per workload
 # --quick leaves the province simulation out: even with called processes as instances of their own, 19/3 to 30/6
 # at 7, 50 and 150 units takes about a minute, as long as the rest of the quick run. --quick --only province runs
@@ -323,55 +326,80 @@ def _service(
     notes: list[str],
     log: Callable[[str], None],
 ) -> None:
-    """Floor and engine per workload and backend, and the completion headline (SQLite) from them."""
+    """Floor and engine per workload and backend, and the completion headline (SQLite) from them.
+
+    Measured in rounds (``ROUNDS``): in each, every workload's floor, then its engine on each backend, a share of
+    the instances each. On a shared machine the CPU's speed drifts over minutes; measuring the floor of every
+    workload first and the engine minutes later put that drift into the ratios (the same code gave 1.9 and 4.0 for
+    sequence_5 in two quick runs an hour apart). Interleaved, both sides of a ratio see the same machine."""
     assert opts.instances is not None
-    log(f"floor: {len(workloads)} workloads x {opts.instances} instances")
+    rounds = max(1, min(ROUNDS, opts.instances // 5))
+    share = [opts.instances // rounds + (1 if n < opts.instances % rounds else 0) for n in range(rounds)]
+    log(f"floor and engine: {len(workloads)} workloads x {opts.instances} instances, in {rounds} rounds")
+    floors: list[dict[str, Any]] = [{} for _ in workloads]
+    floors0: list[dict[str, Any]] = [{} for _ in workloads]
+    runs: dict[str, list[dict[str, Any]]] = {db: [{} for _ in workloads] for db, _ in backends}
+    with ExitStack() as stack:
+        contexts = {}
+        for db, url in backends:
+            engine = stack.enter_context(bench_database(url, "service"))
+            versions[db] = server_version(engine)
+            ctx = bench_context()
+            contexts[db] = (prepare(engine, ctx, [w for w in workloads if w.driver == "generic"]), ctx)
+        for w in workloads:  # warm up: imports, specs parsed, statements prepared
+            floor_run(w, WARM_UP)
+            for sessions, ctx in contexts.values():
+                engine_run(sessions, ctx, w, WARM_UP)
+        for n, count in enumerate(share):
+            log(f"round {n + 1} of {rounds}")
+            for i, w in enumerate(workloads):
+                if w.driver == "nomination" and n > 0:  # whole instances of 32 steps: one round's worth is plenty
+                    continue
+                _merge(floors[i], floor_run(w, count if w.driver != "nomination" else opts.instances))
+                whole = count if w.driver != "nomination" else opts.instances
+                _merge(floors0[i], floor_run(w, whole, with_spec=False))
+                for db, (sessions, ctx) in contexts.items():
+                    if w.driver != "nomination":
+                        engine_run(sessions, ctx, w, 1)  # the database's side warm again after the others ran
+                    _merge(runs[db][i], engine_run(sessions, ctx, w, whole))
     rows: list[dict[str, Any]] = []
-    for w in workloads:
-        floor_run(w, WARM_UP)
-        with_spec = floor_run(w, opts.instances)
-        without = floor_run(w, opts.instances, with_spec=False)
+    for i, w in enumerate(workloads):
         rows.append(
             {
                 "name": w.name,
                 "step": w.step,
                 "note": w.note,
                 "in_headline": w.step == HUMAN and w.in_headline,
-                "floor": {k: report.summary(v) for k, v in with_spec.items() if isinstance(v, list)},
-                "floor_without_spec": {k: report.summary(v) for k, v in without.items() if isinstance(v, list)},
-                "floor_counts": {k: v for k, v in with_spec.items() if not isinstance(v, list)},
+                "floor": {k: report.summary(v) for k, v in floors[i].items() if isinstance(v, list)},
+                "floor_without_spec": {k: report.summary(v) for k, v in floors0[i].items() if isinstance(v, list)},
+                "floor_counts": {k: v for k, v in floors[i].items() if not isinstance(v, list)},
                 "engine": {},
+                "rounds": rounds,
             }
         )
     pooled: dict[str, list[float]] = {}
-    for db, url in backends:
-        log(f"engine on {db}")
-        with bench_database(url, "service") as engine:
-            versions[db] = server_version(engine)
-            ctx = bench_context()
-            sessions = prepare(engine, ctx, [w for w in workloads if w.driver == "generic"])
-            for w, row in zip(workloads, rows, strict=True):
-                engine_run(sessions, ctx, w, WARM_UP)
-                raw = engine_run(sessions, ctx, w, opts.instances)
-                if raw["completed"] != raw["instances"]:
-                    notes.append(f"{w.name} on {db}: only {raw['completed']} of {raw['instances']} instances ended")
-                eng: dict[str, Any] = {k: report.summary(v) for k, v in raw.items() if isinstance(v, list)}
-                eng |= {k: v for k, v in raw.items() if not isinstance(v, list)}
-                measure = "step" if w.step == HUMAN else "start"
-                eng["ratio"] = report.ratio(eng[measure], row["floor"][measure])
-                eng["ratio_without_spec"] = report.ratio(eng[measure], row["floor_without_spec"][measure])
-                kinds = [k for k in row["floor"] if k not in ("start", "step") and k in eng]
-                if kinds:  # a workload with several kinds of step (nomination: form, council, tally, timer)
-                    eng["ratio_by_kind"] = {k: report.ratio(eng[k], row["floor"][k]) for k in kinds}
-                    eng["ratio_by_kind_without_spec"] = {
-                        k: report.ratio(eng[k], row["floor_without_spec"][k]) for k in kinds
-                    }
-                steps = row["floor_counts"].get("human_steps")
-                if steps is not None and steps != raw.get("human_steps"):
-                    notes.append(f"{w.name} on {db}: {raw.get('human_steps')} human steps, the floor {steps}")
-                row["engine"][db] = eng
-                if row["in_headline"]:
-                    pooled.setdefault(db, []).extend(raw["step"])
+    for db, _url in backends:
+        for i, (w, row) in enumerate(zip(workloads, rows, strict=True)):
+            raw = runs[db][i]
+            if raw["completed"] != raw["instances"]:
+                notes.append(f"{w.name} on {db}: only {raw['completed']} of {raw['instances']} instances ended")
+            eng: dict[str, Any] = {k: report.summary(v) for k, v in raw.items() if isinstance(v, list)}
+            eng |= {k: v for k, v in raw.items() if not isinstance(v, list)}
+            measure = "step" if w.step == HUMAN else "start"
+            eng["ratio"] = report.ratio(eng[measure], row["floor"][measure])
+            eng["ratio_without_spec"] = report.ratio(eng[measure], row["floor_without_spec"][measure])
+            kinds = [k for k in row["floor"] if k not in ("start", "step") and k in eng]
+            if kinds:  # a workload with several kinds of step (nomination: form, council, tally, timer)
+                eng["ratio_by_kind"] = {k: report.ratio(eng[k], row["floor"][k]) for k in kinds}
+                eng["ratio_by_kind_without_spec"] = {
+                    k: report.ratio(eng[k], row["floor_without_spec"][k]) for k in kinds
+                }
+            steps = row["floor_counts"].get("human_steps")
+            if steps is not None and steps != raw.get("human_steps"):
+                notes.append(f"{w.name} on {db}: {raw.get('human_steps')} human steps, the floor {steps}")
+            row["engine"][db] = eng
+            if row["in_headline"]:
+                pooled.setdefault(db, []).extend(raw["step"])
     results["workloads"] = rows
     headline = [r for r in rows if r["in_headline"] and "sqlite" in r["engine"]]
     results["headline_workloads"] = [r["name"] for r in headline]
@@ -394,6 +422,17 @@ def _service(
         results["pg_vs_sqlite_completion_ratio"] = report.geometric_mean(
             [r["engine"]["postgresql"]["vs_sqlite"] for r in both]
         )
+
+
+def _merge(into: dict[str, Any], raw: dict[str, Any]) -> None:
+    """One round's figures added to the workload's: samples appended, counts summed (on both sides alike)."""
+    for key, value in raw.items():
+        if isinstance(value, list):
+            into.setdefault(key, []).extend(value)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            into[key] = into.get(key, 0) + value
+        else:
+            into[key] = value
 
 
 def floor_run(workload: Workload, instances: int, *, with_spec: bool = True) -> dict[str, Any]:
