@@ -29,7 +29,15 @@ FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 @click.command("simulate")
 @click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), default="2026-03-10", show_default=True)
-@click.option("--until", "until", type=click.DateTime(["%Y-%m-%d"]), default="2026-12-31", show_default=True)
+@click.option(
+    "--until",
+    "until",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default="2027-03-31",
+    show_default=True,
+    help="Last day simulated. The year's awards are decided after it ends: the year-end review in December, the "
+    "Council and the Chairman's decision in the first quarter of the next year, so the default runs that far.",
+)
 @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same year.")
 @click.option("--url", default=None, help="Database URL (default: a fresh temporary SQLite file).")
 @click.option("--org", "org_file", type=FILE, default=ORG_FILE, help="Organisation file (default: demo/org.yaml).")
