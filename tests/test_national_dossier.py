@@ -329,6 +329,9 @@ def test_sending_stores_the_receipt_and_the_completion_must_carry_it(app, sessio
     assert answer.status_code == 302
     scheduler = TimerScheduler(sessions, ctx, owner="test-scheduler")
     assert scheduler.send_national_submissions() == 1
+    second, again = _queue(app, national, task_id)  # never twice: said in the page's language, with the receipt
+    page = second.get(again.headers["Location"]).get_data(as_text=True)
+    assert "đã được gửi (mã tiếp nhận BNV-2024-000001)" in page
     (got,) = ministry.received
     with sessions() as s:
         (row,) = submissions_of(s, national)

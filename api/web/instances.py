@@ -210,7 +210,12 @@ def send_national_dossier(instance_id: int) -> Any:
     except national_submission.NotConfigured:
         flash(t("national_dossier_not_configured"), "error")
     except ConflictError as err:
-        flash(err.message, "error")
+        reason = (err.details or {}).get("reason")
+        words = {"no_task": "national_dossier_no_task", "queued": "national_dossier_already_queued"}
+        if reason == "sent":
+            flash(t("national_dossier_already_sent", receipt=err.details.get("receipt") or ""), "error")
+        else:
+            flash(t(words[reason]) if reason in words else err.message, "error")
     else:
         flash(t("national_dossier_queued", sha=row.package_sha256[:12]), "success")
     return redirect(target)

@@ -150,13 +150,19 @@ def queue(
         raise ValidationError(f"the submission needs {', '.join(fields)}", {"fields": fields})
     task = submit_task(session, instance_id)
     if task is None or task.status not in OPEN:
-        raise ConflictError(f"instance {instance_id} has no open {SUBMIT_TASK} task: nothing to send now")
+        raise ConflictError(
+            f"instance {instance_id} has no open {SUBMIT_TASK} task: nothing to send now", {"reason": "no_task"}
+        )
     for earlier in submissions_of(session, instance_id):
         if earlier.status in _ACTIVE:
-            raise ConflictError(f"the dossier of instance {instance_id} is already queued (submission {earlier.id})")
+            raise ConflictError(
+                f"the dossier of instance {instance_id} is already queued (submission {earlier.id})",
+                {"reason": "queued"},
+            )
         if earlier.status == "sent":
             raise ConflictError(
-                f"the dossier of instance {instance_id} was sent already (receipt {earlier.receipt}): never twice"
+                f"the dossier of instance {instance_id} was sent already (receipt {earlier.receipt}): never twice",
+                {"reason": "sent", "receipt": earlier.receipt},
             )
     package = build_package(session, ctx, instance_id, submission={"number": number, "date": day})
     row = NationalSubmission(
