@@ -28,14 +28,11 @@ UNIT = "BENCH"
 USER = "bench_user"
 
 
-def bench_context(*, workflow_cache: bool = False) -> EngineContext:
+def bench_context() -> EngineContext:
     """The engine as the bench runs it. The bench completes one instance's steps one after another, so the
     workflow cache (``EngineContext.workflows``) would serve every step but the first, which people working on
-    many items do not: the headline figures restore each step's workflow from its row (``workflow_cache=False``)."""
-    ctx = EngineContext(clock=ManualClock(datetime(2024, 3, 19, 2, 0, tzinfo=UTC)))
-    if not workflow_cache:
-        ctx.workflows = WorkflowCache(size=0)
-    return ctx
+    many items do not: it is off, and every step restores its workflow from its row."""
+    return EngineContext(clock=ManualClock(datetime(2024, 3, 19, 2, 0, tzinfo=UTC)), workflows=WorkflowCache(size=0))
 
 
 def prepare(engine: Engine, ctx: EngineContext, workloads: list[Workload]) -> sessionmaker[Session]:

@@ -353,10 +353,10 @@ def _service(
         for n, count in enumerate(share):
             log(f"round {n + 1} of {rounds}")
             for i, w in enumerate(workloads):
-                if w.driver == "nomination" and n > 0:  # whole instances of 32 steps: one round's worth is plenty
+                if w.driver == "nomination" and n > 0:  # whole instances of 32 steps: measured in the first round
                     continue
-                _merge(floors[i], floor_run(w, count if w.driver != "nomination" else opts.instances))
                 whole = count if w.driver != "nomination" else opts.instances
+                _merge(floors[i], floor_run(w, whole))
                 _merge(floors0[i], floor_run(w, whole, with_spec=False))
                 for db, (sessions, ctx) in contexts.items():
                     if w.driver != "nomination":

@@ -151,10 +151,6 @@ class WorkflowCache:
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
 
-    def drop(self, instance_id: int) -> None:
-        with self._lock:
-            self._entries.pop(instance_id, None)
-
     def __len__(self) -> int:
         return len(self._entries)
 

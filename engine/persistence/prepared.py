@@ -25,6 +25,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.sql.expression import ClauseElement
 
@@ -201,6 +202,13 @@ def _wrapped(conn: Connection, sql: str, err: Exception) -> Exception:
     """The driver's error as SQLAlchemy's own class for it (IntegrityError, OperationalError...), as
     ``Connection.execute`` would raise it, so callers catch one family of errors whichever path ran."""
     return DBAPIError.instance(sql, None, err, conn.dialect.loaded_dbapi.Error)
+
+
+def flush_pending(session: Session) -> None:
+    """What the ORM's autoflush would do before a query: prepared statements read the connection directly, so
+    objects the session holds but has not written yet (a membership just added) are flushed first."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()
 
 
 def detached(cls: type[T], values: dict[str, Any]) -> T:

@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, bindparam, select, union
 from sqlalchemy.orm import Session, aliased
 
 from engine.persistence.models import Delegation, HumanTask, Membership, User
-from engine.persistence.prepared import Prepared
+from engine.persistence.prepared import Prepared, flush_pending
 
 _delegate = aliased(User)
 
@@ -66,8 +66,7 @@ def users_with_role(session: Session, role_id: str, unit_id: str | None, at: dat
     params: dict[str, Any] = {"role_id": role_id, "at": at}
     if unit_id is not None:
         params["unit_id"] = unit_id
-    if session.new or session.dirty or session.deleted:  # as the ORM's autoflush would: memberships just added
-        session.flush()
+    flush_pending(session)  # memberships just added count
     rows = _USERS_WITH_ROLE[unit_id is not None].all(session.connection(), params)
     return sorted(str(row[0]) for row in rows)
 

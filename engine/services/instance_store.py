@@ -20,7 +20,7 @@ from engine.core.calls import thrown_events
 from engine.core.runtime import SERIALIZER_VERSION, StepFailure, human_tasks, timer_due_dates, waiting_events
 from engine.errors import ConflictError, NotFoundError
 from engine.persistence.models import AuditHead, EventSubscription, HumanTask, Instance, TaskCandidate, Timer
-from engine.persistence.prepared import Prepared, batched, detached
+from engine.persistence.prepared import Prepared, batched, detached, flush_pending
 from engine.services.assignment import Assignment, resolve_assignment
 from engine.services.audit import append_events
 from engine.services.context import EngineContext
@@ -219,8 +219,7 @@ def as_loaded(session: Session, cls: type[T], values: dict[str, Any]) -> T:
 def load_instance_for_step(session: Session, ctx: EngineContext, instance_id: int) -> LoadedInstance:
     """``load_instance`` for a step the engine takes by itself (a timer): the row, its audit head and its open
     tasks in prepared statements (one round trip on PostgreSQL, the lock first) instead of the ORM's reads."""
-    if session.new or session.dirty or session.deleted:  # what an ORM query would flush before reading
-        session.flush()
+    flush_pending(session)
     conn = session.connection()
     with batched(conn):
         if conn.dialect.name == "postgresql":

@@ -248,21 +248,21 @@ def notify_assigned(session: Session, ctx: EngineContext, task: HumanTask, by_us
 @contextmanager
 def telling_next_steps(
     session: Session, ctx: EngineContext, actor: str, submitted: dict[str, Any] | None
-) -> Iterator[list[dict[str, Any]]]:
+) -> Iterator[None]:
     """Around a step (a person's completion, a timer, a decision): once it has run, tell whoever may take each
     task it opened — in the instance, in the instances it called, in a parent it let move on (the rows
     ``instance_store`` inserted, ``OPENED_TASKS``). Nothing is told when the step fails.
 
     When the submission sent the item back (a decision field saying return / supplement, as the task pages read
     it), the message is a ``returned`` one with the reason; otherwise an ``assigned`` one. The actor is never told
-    of their own step. Yields the list the opened rows are gathered in."""
+    of their own step."""
     from engine.services.instance_store import OPENED_TASKS  # the instance store reaches this module
 
     opened: list[dict[str, Any]] = []
     watchers: list[list[dict[str, Any]]] = session.info.setdefault(OPENED_TASKS, [])
     watchers.append(opened)
     try:
-        yield opened
+        yield
     finally:
         watchers.remove(opened)
     _tell_opened(session, ctx, opened, actor, submitted)

@@ -20,7 +20,7 @@ from engine.core.forms import check_person_submission, check_size, form_fields, 
 from engine.core.runtime import find_task
 from engine.errors import ConflictError, NotFoundError, PermissionDeniedError
 from engine.persistence.models import AuditHead, HumanTask, Instance, Membership, TaskCandidate, User
-from engine.persistence.prepared import Prepared, batched
+from engine.persistence.prepared import Prepared, batched, flush_pending
 from engine.services import attachments, initiative_uses
 from engine.services.audit import append_events
 from engine.services.context import EngineContext
@@ -219,8 +219,7 @@ def _task_with_instance(
 ) -> tuple[HumanTask, Instance, list[HumanTask], tuple[int, str] | None, bool]:
     """The task, its instance, the instance's open tasks, its audit stream's head and whether ``user_id`` is a
     candidate in their own right, in one query when the task is open."""
-    if session.new or session.dirty or session.deleted:  # what an ORM query would flush before reading
-        session.flush()
+    flush_pending(session)
     conn = session.connection()
     with batched(conn):  # PostgreSQL: the lock, then the read once it is held, in one round trip
         if conn.dialect.name == "postgresql":
