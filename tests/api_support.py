@@ -70,6 +70,23 @@ def instance_version(sessions: Any, instance_id: int) -> int:
         return row.version
 
 
+def make_test_app(db_engine: Any, ctx: EngineContext) -> Any:
+    """The app on the test database and context, with the fast password hash and sessions that outlive the
+    days a test moves its clock by (the session tests set the real limits again)."""
+    return create_app(
+        {
+            "ENGINE": db_engine,
+            "DATABASE_URL": "given",
+            "SECRET_KEY": "test",
+            "ENGINE_CONTEXT": ctx,
+            "TESTING": True,
+            "PASSWORD_KDF": TEST_KDF,
+            "TDKT_SESSION_IDLE_MINUTES": TEN_YEARS_IN_HOURS * 60,
+            "TDKT_SESSION_MAX_HOURS": TEN_YEARS_IN_HOURS,
+        }
+    )
+
+
 @pytest.fixture
 def world(db_engine, sessions, clock) -> World:
     ctx = EngineContext(clock=clock)
@@ -85,17 +102,11 @@ def world(db_engine, sessions, clock) -> World:
                 s, ctx, key="unit_plan", business_key=f"KH-{unit}", unit_id=unit, data=base_data(unit_id=unit)
             )
             ids.append(row.id)
-    app = create_app(
-        {
-            "ENGINE": db_engine,
-            "DATABASE_URL": "given",
-            "SECRET_KEY": "test",
-            "ENGINE_CONTEXT": ctx,
-            "TESTING": True,
-            "PASSWORD_KDF": TEST_KDF,
-            # Tests move the clock by days after logging in; the session tests set the real limits again.
-            "TDKT_SESSION_IDLE_MINUTES": TEN_YEARS_IN_HOURS * 60,
-            "TDKT_SESSION_MAX_HOURS": TEN_YEARS_IN_HOURS,
-        }
+    return World(
+        make_test_app(db_engine, ctx),
+        ctx,
+        ids[0],
+        ids[1],
+        open_task(sessions, ids[0]).id,
+        open_task(sessions, ids[1]).id,
     )
-    return World(app, ctx, ids[0], ids[1], open_task(sessions, ids[0]).id, open_task(sessions, ids[1]).id)

@@ -19,7 +19,6 @@ import jsonschema
 import pytest
 from sqlalchemy import select
 
-from api import create_app
 from api.passwords import hash_password
 from engine.persistence.models import AuditEvent, User
 from engine.scheduler import TimerScheduler
@@ -28,7 +27,7 @@ from engine.services.national_dossier import build_package, manifest_schema
 from engine.services.national_submission import TOKEN_ENV, URL_ENV, submissions_of
 from engine.services.rules import start_data
 from engine.services.timers import fire_due_timers
-from tests.api_support import PASSWORD, TEN_YEARS_IN_HOURS, TEST_KDF
+from tests.api_support import PASSWORD, TEST_KDF, make_test_app
 from tests.test_lifecycle_helpers import (
     RULES,
     complete,
@@ -136,18 +135,7 @@ def app(db_engine, sessions, ctx, round_):
     with sessions() as s, s.begin():
         for user in s.scalars(select(User)):
             user.password_hash = cheap
-    return create_app(
-        {
-            "ENGINE": db_engine,
-            "DATABASE_URL": "given",
-            "SECRET_KEY": "test",
-            "ENGINE_CONTEXT": ctx,
-            "TESTING": True,
-            "PASSWORD_KDF": TEST_KDF,
-            "TDKT_SESSION_IDLE_MINUTES": TEN_YEARS_IN_HOURS * 60,
-            "TDKT_SESSION_MAX_HOURS": TEN_YEARS_IN_HOURS,
-        }
-    )
+    return make_test_app(db_engine, ctx)
 
 
 def _client(app, user: str):
